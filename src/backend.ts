@@ -27,7 +27,7 @@ let selected: BackendInfo | undefined;
  * Requiring a package whose binding is missing registers half of its kernels before it throws,
  * which then floods stderr with "already registered" warnings, so the file is checked first.
  */
-function nativeBindingPath(packageName: string): string | undefined {
+export function nativeBindingPath(packageName: string): string | undefined {
   let packageJson: string;
   try {
     packageJson = require.resolve(`${packageName}/package.json`);

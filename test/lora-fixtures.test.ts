@@ -12,6 +12,7 @@ import { loadAdapter, saveAdapter, peftTensorName } from '../src/lora/adapter';
 import { injectLora } from '../src/lora/inject';
 import { DEFAULT_LORA_CONFIG } from '../src/lora/config';
 import { LoraLinear } from '../src/lora/layer';
+import { AdamW } from '../src/train/adamw';
 import { sharedPath } from './helpers/shared';
 
 // Expected values come from the independent PyTorch reference in the shared fixtures (float64,
@@ -244,7 +245,7 @@ test('training steps keep the tensor count flat', async () => {
   const cases = readCases('llama-tiny');
   const model = await LlamaForCausalLM.fromPretrained(sharedPath('fixtures', 'llama-tiny'));
   const lora = injectLora(model, { ...DEFAULT_LORA_CONFIG, r: 4 }, { seed: 5 });
-  const { AdamW } = await import('../src/train/adamw');
+  
   const optimizer = new AdamW({ learningRate: 1e-2 });
   const variables = lora.trainableVariables();
   const { input_ids: ids, labels } = cases.sequences[0];
@@ -265,5 +266,17 @@ test('training steps keep the tensor count flat', async () => {
   assert.equal(tf.memory().numTensors, tensorsAfterFirst);
   assert.ok(lastLoss < firstLoss, `loss should fall when fitting one sequence: ${firstLoss} -> ${lastLoss}`);
   optimizer.dispose();
+  model.dispose();
+});
+
+test('withAdaptersDisabled gives base logits', async () => {
+  await initBackend();
+  const cases = readCases('llama-tiny');
+  const model = await LlamaForCausalLM.fromPretrained(sharedPath('fixtures', 'llama-tiny'));
+  const lora = loadAdapter(model, sharedPath('fixtures', 'llama-tiny', 'adapter'));
+  const ids = cases.sequences[0].input_ids;
+  const baseLogits = await lora.withAdaptersDisabled(() => logitsOf(model, ids));
+  assertClose(baseLogits, cases.expected.base.logits[0].flat(), relative(LOGIT_TOLERANCE), 'disabled-adapter logits');
+  assertClose(logitsOf(model, ids), cases.expected.adapter.logits[0].flat(), relative(LOGIT_TOLERANCE), 'adapter logits after re-enabling');
   model.dispose();
 });

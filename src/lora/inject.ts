@@ -55,6 +55,22 @@ export class LoraModel {
     return `trainable params: ${counts.trainable.toLocaleString('en-US')} || all params: ${counts.total.toLocaleString('en-US')} || trainable%: ${counts.trainablePercent.toFixed(4)}`;
   }
 
+  /**
+   * Runs `fn` with every adapter switched off, so the model computes its base outputs, as PEFT's
+   * disable_adapter() context does. Merged adapters are unmerged first and merged again after.
+   */
+  async withAdaptersDisabled<T>(fn: () => Promise<T> | T): Promise<T> {
+    const wasMerged = [...this.adapters.values()].some((layer) => layer.merged);
+    if (wasMerged) this.unmerge();
+    for (const layer of this.adapters.values()) layer.enabled = false;
+    try {
+      return await fn();
+    } finally {
+      for (const layer of this.adapters.values()) layer.enabled = true;
+      if (wasMerged) this.merge();
+    }
+  }
+
   merge(): void {
     for (const layer of this.adapters.values()) layer.merge();
   }

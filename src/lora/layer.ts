@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { Linear, LinearLayer } from '../model/linear';
+import { matMul } from '../model/matmul';
 import { LoraInit } from './config';
 
 /**
@@ -18,6 +19,8 @@ export class LoraLinear implements LinearLayer {
   /** Module path, e.g. "model.layers.0.self_attn.q_proj". */
   readonly path: string;
   private mergedState = false;
+  /** When false the layer computes the base output only, like PEFT's disable_adapter(). */
+  enabled = true;
   private dropoutCalls = 0;
   private readonly dropoutSeed: number;
 
@@ -44,15 +47,15 @@ export class LoraLinear implements LinearLayer {
   apply(x: tf.Tensor, training = false): tf.Tensor {
     return tf.tidy(() => {
       const baseOut = this.base.apply(x, training);
-      if (this.mergedState) return baseOut;
+      if (this.mergedState || !this.enabled) return baseOut;
       const leading = x.shape.slice(0, -1);
       let input = x.reshape([-1, this.inFeatures]); // (N, in)
       if (training && this.dropout > 0) {
         // A new seed per call keeps masks different across steps yet repeatable across runs.
         input = tf.dropout(input, this.dropout, undefined, this.dropoutSeed * 1_000_003 + this.dropoutCalls++);
       }
-      const down = tf.matMul(input, this.loraA, false, true); // (N, r)
-      const up = tf.matMul(down, this.loraB, false, true); // (N, out)
+      const down = matMul(input, this.loraA, false, true); // (N, r)
+      const up = matMul(down, this.loraB, false, true); // (N, out)
       return baseOut.add(up.mul(this.scaling).reshape([...leading, this.outFeatures]));
     });
   }
@@ -65,6 +68,7 @@ export class LoraLinear implements LinearLayer {
   /** W' = W + scaling·B·A. Outputs stay the same (to float32 rounding) and the adapter costs nothing at inference. */
   merge(): void {
     if (this.mergedState) return;
+    if (!this.enabled) throw new Error(`${this.path}: cannot merge a disabled adapter; enable it first.`);
     const merged = tf.tidy(() => this.base.weight.add(this.deltaWeight()));
     this.base.weight.assign(merged);
     merged.dispose();

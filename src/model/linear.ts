@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { matMul } from './matmul';
 
 /**
  * A layer that maps the last axis from inFeatures to outFeatures, the role nn.Linear plays in
@@ -35,7 +36,7 @@ export class Linear implements LinearLayer {
     return tf.tidy(() => {
       const leading = x.shape.slice(0, -1);
       const flat = x.reshape([-1, this.inFeatures]); // (N, in)
-      let y = tf.matMul(flat, this.weight, false, true); // (N, out)
+      let y = matMul(flat, this.weight, false, true); // (N, out)
       if (this.bias) y = y.add(this.bias);
       return y.reshape([...leading, this.outFeatures]);
     });

@@ -1,0 +1,358 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describeBackend, initBackend } from '../backend';
+import { detokenize } from '../data/detokenize';
+import { corpusCountRows, formatIssue, loadCorpus, resolveCorpusDir, type ElifeCorpus } from '../data/elife';
+import { fetchElife } from '../data/fetch';
+import { makeSplits, pretrainingTexts } from '../data/splits';
+import { injectLora } from '../lora/inject';
+import { loadAdapter, saveAdapter } from '../lora/adapter';
+import type { LoraModel } from '../lora/inject';
+import { LlamaForCausalLM } from '../model/llama';
+import { writeFileAtomic } from '../model/safetensors';
+import { evaluateRows, METRIC_NAMES, type RowMetrics } from '../metrics/evaluate';
+import { loadReadability } from '../metrics/readability';
+import { pairedBootstrapTest } from '../metrics/bootstrap';
+import type { ProgressCallback } from '../progress';
+import type { IntervalTable, LossSeries, MetricTable } from '../report/plotly';
+import { writeReport } from '../report/report';
+import { HfTokenizer } from '../tokenizer/hf-tokenizer';
+import { trainLoop, type TrainResult } from '../train/trainer';
+import { seededPermutation, tokenizePair, tuningBatchForStep, collate } from './examples';
+import type { Preset } from './preset';
+import {
+  abstractBaseline,
+  batchLoss,
+  generateSummaries,
+  prepareTokenizer,
+  pretrainBaseModel,
+  readable,
+  readPredictions,
+  writePredictions,
+  type PredictionRow,
+} from './stages';
+
+export interface RunOptions {
+  preset: Preset;
+  /** Corpus folder; otherwise ELIFE_DIR, data/elife/, a download, or the shared sample. */
+  dataDir?: string;
+  outDir: string;
+  /** A Hugging Face model folder (config.json, safetensors, tokenizer.json) to tune instead of pretraining a small model. */
+  baseModelDir?: string;
+  /** Allow `lora-lab data fetch` when no corpus is found locally. */
+  fetchIfMissing?: boolean;
+  onProgress: ProgressCallback;
+  log: (line: string) => void;
+}
+
+export interface RunSummary {
+  outDir: string;
+  reportFile: string;
+  metrics: MetricTable;
+  intervals: IntervalTable;
+  wallSeconds: number;
+  pretrainTokensPerSecond: number | null;
+  loraTokensPerSecond: number | null;
+}
+
+/** System names as they appear in predictions.jsonl, metrics.json and the report. */
+export const SYSTEMS = { base: 'base', lora: 'base + LoRA', abstract: 'abstract (extractive)', reference: 'reference summaries' } as const;
+
+/** Metrics shown in the report table; the _p/_r parts stay in metrics.json and scores.jsonl. */
+const REPORT_METRICS = ['rouge1', 'rouge2', 'rougeL', 'rougeLsum', 'fkgl', 'dcrs', 'cli'] as const;
+const READABILITY_METRICS = ['fkgl', 'dcrs', 'cli', 'fre'] as const;
+
+/**
+ * Finds the corpus: --data, ELIFE_DIR, data/elife/ when it has split files. Otherwise (when allowed)
+ * downloads it into data/elife/; offline, it falls back to the shared eLife sample if one is beside the
+ * checkout, and fails with what to do when none is.
+ */
+async function locateCorpus(options: RunOptions): Promise<string> {
+  if (options.dataDir) return path.resolve(options.dataDir);
+  const projectData = path.resolve(__dirname, '..', '..', '..', 'data', 'elife');
+  try {
+    const found = resolveCorpusDir({ ...process.env, LORA_LAB_SHARED: '/nonexistent-so-only-local-folders-count' });
+    return found;
+  } catch {
+    // No local corpus: try the download, then the shared sample.
+  }
+  if (options.fetchIfMissing) {
+    try {
+      options.log(`No corpus in ${projectData}; downloading the eLife corpus there (lora-lab data fetch).`);
+      await fetchElife({ outDir: projectData, onProgress: options.onProgress, timeoutMs: 20_000 });
+      return projectData;
+    } catch (error) {
+      options.log(`Download failed: ${(error as Error).message}`);
+    }
+  }
+  const shared = resolveCorpusDir(process.env);
+  options.log(`Using the eLife sample at ${shared}. To use your own copy, put the split files in ${projectData} or pass --data DIR.`);
+  return shared;
+}
+
+function logCorpus(corpus: ElifeCorpus, outDir: string, log: (line: string) => void): void {
+  const rows = corpusCountRows(corpus);
+  log('Corpus (records kept / skipped, complete pairs, missing abstract / summary):');
+  for (const row of rows) {
+    log(`  ${row.split.padEnd(18)} ${String(row.kept).padStart(5)} kept ${String(row.skipped).padStart(3)} skipped ${String(row.pairs).padStart(5)} pairs  ${row.missingAbstract} / ${row.missingSummary}`);
+  }
+  const issues = Object.values(corpus.splits).flatMap((split) => split?.issues ?? []);
+  const skipped = issues.filter((issue) => issue.severity === 'skipped');
+  writeFileAtomic(path.join(outDir, 'data_issues.jsonl'), issues.map((issue) => JSON.stringify(issue)).join('\n') + (issues.length ? '\n' : ''));
+  for (const issue of skipped.slice(0, 10)) log(`  skipped: ${formatIssue(issue)}`);
+  if (skipped.length > 10) log(`  … ${skipped.length - 10} more skipped records`);
+  log(`  ${issues.length} data issues (${skipped.length} records skipped) listed in ${path.join(outDir, 'data_issues.jsonl')}`);
+}
+
+/** Refuses to mix two configurations in one output folder, since stages resume from what is there. */
+function checkRunConfig(outDir: string, config: object): void {
+  const file = path.join(outDir, 'run_config.json');
+  const text = `${JSON.stringify(config, null, 2)}\n`;
+  if (fs.existsSync(file) && fs.readFileSync(file, 'utf8') !== text) {
+    throw new Error(`${outDir} holds a run with a different configuration (${file}). Pass --fresh to start over there, or choose another --out.`);
+  }
+  writeFileAtomic(file, text);
+}
+
+function lossSeries(name: string, result: TrainResult | null): LossSeries[] {
+  if (!result) return [];
+  const series: LossSeries[] = [{ name: `${name} train`, steps: result.trainLoss.map((p) => p.step), losses: result.trainLoss.map((p) => p.loss) }];
+  if (result.evalLoss.length > 0) series.push({ name: `${name} held-out`, steps: result.evalLoss.map((p) => p.step), losses: result.evalLoss.map((p) => p.loss) });
+  return series;
+}
+
+/** Runs every stage: data, tokenizer, base model, LoRA tuning, generation, evaluation, report. */
+export async function runExperiment(options: RunOptions): Promise<RunSummary> {
+  const started = Date.now();
+  const { preset, log } = options;
+  const outDir = path.resolve(options.outDir);
+  fs.mkdirSync(outDir, { recursive: true });
+
+  const backend = await initBackend();
+  log(describeBackend(backend));
+
+  // 1. Data
+  const corpusDir = await locateCorpus(options);
+  const corpus = loadCorpus(corpusDir);
+  checkRunConfig(outDir, { preset, corpusDir, baseModelDir: options.baseModelDir ?? null });
+  logCorpus(corpus, outDir, log);
+  const splits = makeSplits(corpus, { seed: preset.seed, size: preset.data.evalSize });
+  writeFileAtomic(path.join(outDir, 'eval_ids.json'), `${JSON.stringify({ seed: preset.seed, size: splits.evalIds.length, ids: splits.evalIds }, null, 2)}\n`);
+  let tuningPairs = splits.tuningPairs;
+  if (preset.data.maxTrainPairs !== null && tuningPairs.length > preset.data.maxTrainPairs) {
+    tuningPairs = seededPermutation(tuningPairs.length, preset.seed).slice(0, preset.data.maxTrainPairs).map((i) => splits.tuningPairs[i]);
+  }
+  log(`Evaluation: ${splits.evalIds.length} held-out validation articles (ids in eval_ids.json); tuning on ${tuningPairs.length} other complete pairs.`);
+
+  // Pretraining text: whole documents in a seeded order, detokenised like the prompts, cut at maxPretrainChars.
+  const pretraining = pretrainingTexts(corpus, splits.evalIds);
+  const documents: string[] = [];
+  let characters = 0;
+  for (const index of seededPermutation(pretraining.texts.length, preset.seed)) {
+    if (characters >= preset.data.maxPretrainChars) break;
+    const text = detokenize(pretraining.texts[index].text);
+    documents.push(text);
+    characters += text.length;
+  }
+  log(`Pretraining text: ${documents.length} of ${pretraining.texts.length} documents, ${characters.toLocaleString('en-US')} characters; ${pretraining.droppedForOverlap.length} dropped for overlap with evaluation articles.`);
+
+  // 2-3. Tokenizer and base model
+  let tokenizer: HfTokenizer;
+  let model: LlamaForCausalLM;
+  let pretrainResult: TrainResult | null = null;
+  const baseModelDir = options.baseModelDir ? path.resolve(options.baseModelDir) : path.join(outDir, 'base-model');
+  if (options.baseModelDir) {
+    tokenizer = await HfTokenizer.fromDir(baseModelDir);
+    model = await LlamaForCausalLM.fromPretrained(baseModelDir, { onProgress: options.onProgress });
+    log(`Base model: ${baseModelDir} (${model.config.architecture}, ${model.parameterCount().toLocaleString('en-US')} parameters); no pretraining.`);
+  } else {
+    const tokenizerDir = path.join(outDir, 'tokenizer');
+    tokenizer = await prepareTokenizer(tokenizerDir, documents, preset, log);
+    const pretrained = await pretrainBaseModel({
+      modelDir: baseModelDir,
+      checkpointDir: path.join(outDir, 'checkpoints', 'pretrain'),
+      tokenizerDir,
+      tokenizer,
+      texts: documents,
+      preset,
+      onProgress: options.onProgress,
+      log,
+    });
+    model = pretrained.model;
+    pretrainResult = pretrained.result;
+  }
+
+  // 4. LoRA tuning
+  const l = preset.lora;
+  const loraConfig = { r: l.r, loraAlpha: l.loraAlpha, loraDropout: l.loraDropout, targetModules: l.targetModules, bias: 'none' as const, useRslora: l.useRslora, initLoraWeights: 'kaiming-uniform' as const };
+  const adapterDir = path.join(outDir, 'adapter');
+  let lora: LoraModel;
+  let loraResult: TrainResult | null = null;
+  if (fs.existsSync(path.join(adapterDir, 'adapter_model.safetensors'))) {
+    lora = loadAdapter(model, adapterDir);
+    log(`LoRA: reusing the adapter in ${adapterDir}`);
+  } else {
+    const examples = tuningPairs.map((pair) => tokenizePair(tokenizer, pair, { maxSeqLen: Math.min(l.maxSeqLen, model.config.maxPositionEmbeddings), maxTargetTokens: l.maxTargetTokens }));
+    // A few tuning pairs give the held-out loss curve; they are never evaluation articles.
+    const devCount = Math.min(8, Math.max(1, Math.floor(examples.length / 10)));
+    const devExamples = examples.slice(examples.length - devCount);
+    const trainExamples = examples.slice(0, examples.length - devCount);
+    const truncated = examples.filter((example) => example.truncated).length;
+    const meanLength = examples.reduce((sum, example) => sum + example.inputIds.length, 0) / examples.length;
+    lora = injectLora(model, loraConfig, { seed: preset.seed });
+    log(`LoRA: r=${l.r}, alpha=${l.loraAlpha}, targets ${JSON.stringify(l.targetModules)}; ${lora.describeParameters()}`);
+    log(`LoRA: ${trainExamples.length} training and ${devExamples.length} held-out pairs, mean ${meanLength.toFixed(0)} tokens, ${truncated} shortened to fit ${l.maxSeqLen} tokens; loss on summary tokens only.`);
+    const padId = tokenizer.padTokenId ?? tokenizer.eosTokenIds[0];
+    loraResult = await trainLoop({
+      task: 'lora',
+      variables: lora.trainableVariables(),
+      loss: batchLoss(model),
+      batchForStep: (step) => tuningBatchForStep(trainExamples, step, l.batchSize, preset.seed, padId),
+      steps: l.steps,
+      learningRate: l.learningRate,
+      warmupSteps: l.warmupSteps,
+      weightDecay: l.weightDecay,
+      maxGradNorm: l.maxGradNorm,
+      evalBatches: Array.from({ length: Math.ceil(devExamples.length / l.batchSize) }, (_, i) => collate(devExamples.slice(i * l.batchSize, (i + 1) * l.batchSize), padId)),
+      evalEvery: l.evalEvery,
+      checkpointDir: path.join(outDir, 'checkpoints', 'lora'),
+      checkpointEvery: l.checkpointEvery,
+      onProgress: options.onProgress,
+    });
+    await saveAdapter(adapterDir, lora, baseModelDir);
+    log(`LoRA: adapter saved to ${adapterDir} (PEFT layout)`);
+  }
+
+  // 5. Generation: base (adapters off), base + LoRA, and the abstract as an extractive baseline.
+  const predictionsFile = path.join(outDir, 'predictions.jsonl');
+  const previous = readPredictions(predictionsFile);
+  const rows: PredictionRow[] = [];
+  const generationSpeed: Record<string, number> = {};
+  for (const system of [SYSTEMS.base, SYSTEMS.lora]) {
+    const earlier = previous.filter((row) => row.system === system);
+    if (earlier.length === splits.evalPairs.length) {
+      rows.push(...earlier);
+      log(`Generation (${system}): reusing ${earlier.length} predictions from ${predictionsFile}`);
+      continue;
+    }
+    const run = () => generateSummaries({ model, tokenizer, pairs: splits.evalPairs, system, preset, onProgress: options.onProgress });
+    const generated = system === SYSTEMS.base ? await lora.withAdaptersDisabled(run) : await run();
+    generationSpeed[system] = generated.tokensPerSecond;
+    rows.push(...generated.rows);
+    writePredictions(predictionsFile, [...rows, ...previous.filter((row) => !rows.some((r) => r.system === row.system))]);
+  }
+  rows.push(...abstractBaseline(splits.evalPairs));
+  writePredictions(predictionsFile, rows);
+  const changed = splits.evalPairs.filter((pair) => {
+    const base = rows.find((row) => row.system === SYSTEMS.base && row.id === pair.id)?.prediction;
+    const tuned = rows.find((row) => row.system === SYSTEMS.lora && row.id === pair.id)?.prediction;
+    return base !== tuned;
+  }).length;
+  log(`Generation: LoRA changed ${changed} of ${splits.evalPairs.length} summaries; predictions in ${predictionsFile}`);
+
+  // 6. Evaluation
+  const readability = await loadReadability();
+  const metrics: MetricTable = {};
+  const intervals: IntervalTable = {};
+  const scoresBySystem: Record<string, RowMetrics[]> = {};
+  const scoreLines: string[] = [];
+  for (const system of [SYSTEMS.base, SYSTEMS.lora, SYSTEMS.abstract]) {
+    const systemRows = rows.filter((row) => row.system === system);
+    const { scored, summary } = await evaluateRows(systemRows, { readability, bootstrap: { resamples: preset.evaluation.bootstrapSamples, seed: preset.seed } });
+    scoresBySystem[system] = scored;
+    systemRows.forEach((row, i) => scoreLines.push(JSON.stringify({ id: row.id, system, ...scored[i] })));
+    metrics[system] = {};
+    intervals[system] = {};
+    for (const name of METRIC_NAMES) {
+      const entry = summary.metrics?.[name];
+      if (!entry) continue;
+      metrics[system][name] = entry.mean;
+      intervals[system][name] = [entry.low, entry.high];
+    }
+  }
+  // The references scored for readability only: what "lay" means on this corpus.
+  const referenceRows = splits.evalPairs.map((pair) => ({ prediction: pair.summary, reference: pair.summary }));
+  const referenceScores = await evaluateRows(referenceRows, { readability, bootstrap: { resamples: preset.evaluation.bootstrapSamples, seed: preset.seed } });
+  metrics[SYSTEMS.reference] = {};
+  intervals[SYSTEMS.reference] = {};
+  for (const name of READABILITY_METRICS) {
+    const entry = referenceScores.summary.metrics?.[name];
+    if (!entry) continue;
+    metrics[SYSTEMS.reference][name] = entry.mean;
+    intervals[SYSTEMS.reference][name] = [entry.low, entry.high];
+  }
+  writeFileAtomic(path.join(outDir, 'scores.jsonl'), scoreLines.join('\n') + '\n');
+  const paired: Record<string, ReturnType<typeof pairedBootstrapTest>> = {};
+  for (const name of REPORT_METRICS) {
+    paired[name] = pairedBootstrapTest(
+      scoresBySystem[SYSTEMS.lora].map((row) => row[name]),
+      scoresBySystem[SYSTEMS.base].map((row) => row[name]),
+      { resamples: preset.evaluation.bootstrapSamples, seed: preset.seed },
+    );
+  }
+  writeFileAtomic(
+    path.join(outDir, 'metrics.json'),
+    `${JSON.stringify({ articles: splits.evalIds.length, interval: '95% percentile bootstrap over articles', metrics, intervals, pairedLoraMinusBase: paired }, null, 2)}\n`,
+  );
+
+  // 7. Report
+  const reportMetrics: MetricTable = {};
+  const reportIntervals: IntervalTable = {};
+  for (const [system, values] of Object.entries(metrics)) {
+    reportMetrics[system] = {};
+    reportIntervals[system] = {};
+    for (const name of REPORT_METRICS) {
+      if (values[name] === undefined) continue;
+      reportMetrics[system][name] = values[name];
+      reportIntervals[system][name] = intervals[system][name];
+    }
+  }
+  const wallSeconds = (Date.now() - started) / 1000;
+  const sample = splits.evalPairs[0];
+  const samplePrediction = (system: string) => readable(rows.find((row) => row.system === system && row.id === sample.id)?.prediction ?? '', 80);
+  const notes = [
+    `${splits.evalIds.length} held-out eLife validation articles were scored; their text never reached tokenizer training, pretraining or tuning. Intervals are 95% percentile bootstrap intervals over articles (${preset.evaluation.bootstrapSamples} resamples).`,
+    `ROUGE is F1 with the Porter stemmer, as Google's rouge_score computes it, against the reference exactly as the corpus stores it. Readability (FKGL, DCRS, CLI) follows textstat 0.7.4; the "${SYSTEMS.reference}" row shows what lay text scores on this corpus.`,
+    `LoRA minus base, paired bootstrap: ${REPORT_METRICS.map((name) => `${name} ${paired[name].meanDifference >= 0 ? '+' : ''}${paired[name].meanDifference.toFixed(3)} (p=${paired[name].pValue.toFixed(3)})`).join(', ')}.`,
+    `LoRA changed ${changed} of ${splits.evalPairs.length} generated summaries.`,
+    options.baseModelDir
+      ? `Base model: ${options.baseModelDir}.`
+      : `The base model is a ${model.parameterCount().toLocaleString('en-US')}-parameter Llama pretrained here for ${preset.pretrain.steps} steps: it stands in for a downloaded checkpoint, so absolute scores are far below published systems.`,
+    `Example, ${sample.id}. Base: "${samplePrediction(SYSTEMS.base)}" — base + LoRA: "${samplePrediction(SYSTEMS.lora)}" — reference: "${readable(sample.summary, 80)}"`,
+  ];
+  const files = writeReport(outDir, {
+    title: `lora-lab: ${preset.name}`,
+    config: { preset, corpusDir, baseModelDir: options.baseModelDir ?? null },
+    metrics: reportMetrics,
+    intervals: reportIntervals,
+    intervalMethod: `95% percentile bootstrap over ${splits.evalIds.length} articles, ${preset.evaluation.bootstrapSamples} resamples`,
+    lossCurves: [...lossSeries('pretrain', pretrainResult), ...lossSeries('LoRA', loraResult)],
+    lengthDistributions: [
+      ...[SYSTEMS.base, SYSTEMS.lora].map((system) => ({ name: system, values: rows.filter((row) => row.system === system).map((row) => row.prediction.split(/\s+/).filter(Boolean).length) })),
+      { name: SYSTEMS.reference, values: splits.evalPairs.map((pair) => pair.summary.split(/\s+/).filter(Boolean).length) },
+    ],
+    facts: {
+      backend: `${backend.name} (${backend.packageName})`,
+      startedAt: new Date(started).toISOString(),
+      finishedAt: new Date().toISOString(),
+      durationSeconds: wallSeconds,
+      trainTokensPerSecond: loraResult?.tokensPerSecond,
+      pretrainTokensPerSecond: pretrainResult?.tokensPerSecond,
+      generationTokensPerSecond: generationSpeed[SYSTEMS.lora],
+      machine: `${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
+    },
+    notes,
+  });
+  model.dispose();
+  log(`Report: ${files.report} (charts: ${files.charts.join(', ')})`);
+  return {
+    outDir,
+    reportFile: files.report,
+    metrics,
+    intervals,
+    wallSeconds,
+    pretrainTokensPerSecond: pretrainResult?.tokensPerSecond ?? null,
+    loraTokensPerSecond: loraResult?.tokensPerSecond ?? null,
+  };
+}
