@@ -7,6 +7,7 @@ import { LlamaForCausalLM } from '../model/llama';
 import { loadPreset } from '../pipeline/preset';
 import { runExperiment } from '../pipeline/run';
 import { copyTokenizerFiles } from '../pipeline/stages';
+import { projectRoot } from '../paths';
 import { consoleProgress } from '../progress';
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -24,7 +25,7 @@ export function registerRunCommands(program: Command): void {
     .option('--no-fetch', 'never download the corpus; use local files only')
     .action(async (options: { preset: string; data?: string; out?: string; base?: string; fresh?: boolean; fetch: boolean }) => {
       const preset = loadPreset(options.preset);
-      const outDir = path.resolve(options.out ?? path.join(__dirname, '..', '..', '..', 'outputs', preset.name));
+      const outDir = path.resolve(options.out ?? path.join(projectRoot(), 'outputs', preset.name));
       if (options.fresh) fs.rmSync(outDir, { recursive: true, force: true });
       log(`lora-lab run: preset "${preset.name}" (${preset.description}); outputs in ${outDir}`);
       const summary = await runExperiment({

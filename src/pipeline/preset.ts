@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
+import { projectRoot } from '../paths';
 
 /**
  * An experiment preset: every size, step count and rate of a run, kept in presets/NAME.json so
@@ -82,7 +83,7 @@ const presetSchema = z
 export type Preset = z.infer<typeof presetSchema>;
 
 /** Folder of the preset files shipped with lora-lab. */
-export const PRESETS_DIR = path.resolve(__dirname, '..', '..', '..', 'presets');
+export const PRESETS_DIR = path.join(projectRoot(), 'presets');
 
 /** Loads presets/NAME.json, or a path to a JSON file; errors name the file and the field. */
 export function loadPreset(nameOrPath: string): Preset {

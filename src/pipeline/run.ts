@@ -3,7 +3,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describeBackend, initBackend } from '../backend';
 import { detokenize } from '../data/detokenize';
-import { corpusCountRows, formatIssue, loadCorpus, resolveCorpusDir, type ElifeCorpus } from '../data/elife';
+import { corpusCountRows, formatIssue, loadCorpus, resolveCorpusDir, SPLIT_NAMES, type ElifeCorpus } from '../data/elife';
+import { projectRoot } from '../paths';
 import { fetchElife } from '../data/fetch';
 import { makeSplits, pretrainingTexts } from '../data/splits';
 import { injectLora } from '../lora/inject';
@@ -63,6 +64,12 @@ export const SYSTEMS = { base: 'base', lora: 'base + LoRA', abstract: 'abstract 
 const REPORT_METRICS = ['rouge1', 'rouge2', 'rougeL', 'rougeLsum', 'fkgl', 'dcrs', 'cli'] as const;
 const READABILITY_METRICS = ['fkgl', 'dcrs', 'cli', 'fre'] as const;
 
+/** True when `dir` holds at least one split file (train/val/test in JSON Lines or JSON). */
+function hasSplitFiles(dir: string): boolean {
+  if (!fs.existsSync(dir)) return false;
+  return fs.readdirSync(dir).some((file) => SPLIT_NAMES.some((split) => file.startsWith(split) && /\.(jsonl|json)$/.test(file)));
+}
+
 /**
  * Finds the corpus: --data, ELIFE_DIR, data/elife/ when it has split files. Otherwise (when allowed)
  * downloads it into data/elife/; offline, it falls back to the shared eLife sample if one is beside the
@@ -70,13 +77,9 @@ const READABILITY_METRICS = ['fkgl', 'dcrs', 'cli', 'fre'] as const;
  */
 async function locateCorpus(options: RunOptions): Promise<string> {
   if (options.dataDir) return path.resolve(options.dataDir);
-  const projectData = path.resolve(__dirname, '..', '..', '..', 'data', 'elife');
-  try {
-    const found = resolveCorpusDir({ ...process.env, LORA_LAB_SHARED: '/nonexistent-so-only-local-folders-count' });
-    return found;
-  } catch {
-    // No local corpus: try the download, then the shared sample.
-  }
+  const projectData = path.join(projectRoot(), 'data', 'elife');
+  if (process.env.ELIFE_DIR) return path.resolve(process.env.ELIFE_DIR);
+  if (hasSplitFiles(projectData)) return projectData;
   if (options.fetchIfMissing) {
     try {
       options.log(`No corpus in ${projectData}; downloading the eLife corpus there (lora-lab data fetch).`);
