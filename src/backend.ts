@@ -11,7 +11,7 @@ export interface BackendInfo {
   name: string;
   /** The npm package that provides it. */
   packageName: string;
-  /** Why the backends before it were not used. */
+  /** Reasons the backends before it were not used. */
   skipped: string[];
 }
 
@@ -81,8 +81,9 @@ export async function initBackend(forced: string | undefined = process.env.LORA_
     const failure = await tryBackend(choice);
     if (failure === undefined) {
       await tf.ready();
-      const packageName =
-        choice === 'wasm' ? '@tensorflow/tfjs-backend-wasm' : choice === 'cpu' ? '@tensorflow/tfjs' : NATIVE_PACKAGES[choice];
+      let packageName = '@tensorflow/tfjs';
+      if (choice === 'wasm') packageName = '@tensorflow/tfjs-backend-wasm';
+      if (choice === 'tensorflow' || choice === 'tensorflow-gpu') packageName = NATIVE_PACKAGES[choice];
       selected = { name: tf.getBackend(), packageName, skipped };
       return selected;
     }
@@ -91,7 +92,7 @@ export async function initBackend(forced: string | undefined = process.env.LORA_
   throw new Error(`No TensorFlow.js backend could be initialised:\n  ${skipped.join('\n  ')}`);
 }
 
-/** One line for logs: which backend runs and why faster ones were skipped. */
+/** Formats one log line: which backend runs and why faster ones were skipped. */
 export function describeBackend(info: BackendInfo): string {
   const skippedNote = info.skipped.length > 0 ? ` (skipped: ${info.skipped.join('; ')})` : '';
   return `TensorFlow.js backend: ${info.name} from ${info.packageName}${skippedNote}`;

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 let cachedRoot: string | undefined;
 
 /**
- * The lora-lab checkout: the nearest folder above this file whose package.json is named
+ * Returns the lora-lab checkout: the nearest folder above this file whose package.json is named
  * "lora-lab". The same code runs from src/ (tsx, tests) and from dist/src/ (the CLI, notebooks),
  * so fixed "../.." paths would differ between the two.
  */

@@ -3,7 +3,7 @@
  * adapter_config.json. PEFT's field names are kept in the file type; the TypeScript side is camelCase.
  */
 
-/** Which A initialisation to use. B always starts at zero, so the adapter starts as a no-op. */
+/** Initialisation of A. B always starts at zero, so a new adapter changes nothing. */
 export type LoraInit = 'kaiming-uniform' | 'gaussian';
 
 export interface LoraConfig {
@@ -90,14 +90,14 @@ export function validateLoraConfig(config: LoraConfig, source = 'LoRA config'): 
   }
 }
 
-/** The factor on B·A: alpha / r, or alpha / sqrt(r) with rsLoRA. */
+/** Returns the factor on B·A: alpha / r, or alpha / sqrt(r) with rsLoRA. */
 export function loraScaling(config: Pick<LoraConfig, 'r' | 'loraAlpha' | 'useRslora'>): number {
   return config.useRslora ? config.loraAlpha / Math.sqrt(config.r) : config.loraAlpha / config.r;
 }
 
 /**
- * Reads adapter_config.json. PEFT writes target_modules as a list, or as a string that is a
- * regular expression over the full module path; "all-linear" is PEFT's keyword for every linear
+ * Parses adapter_config.json. PEFT writes target_modules as a list, or as a string that is a
+ * regular expression over the full module path. "all-linear" is PEFT's keyword for every linear
  * layer but the output head.
  */
 export function parseAdapterConfig(json: unknown, file: string): { config: LoraConfig; targetRegex?: RegExp; baseModel: string | null } {

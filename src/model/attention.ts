@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { matMul, unstackFirstAxis } from './matmul';
+import { matMul, unstackFirstAxis, wasmWorkaround } from './matmul';
 
 /**
  * softmax(q·kᵀ·scale + bias)·v with grouped-query attention: query head h reads kv head
@@ -8,16 +8,16 @@ import { matMul, unstackFirstAxis } from './matmul';
  * q: (B, H, T, D), k and v: (B, Hkv, S, D), bias: (B or 1, 1, T, S) additive (0 or a large negative
  * finite value). Returns (B, H, T, D).
  *
- * Native backends run it as two batched products. On wasm, batched and sliced tensors are slow
- * (see matmul.ts; slicing the (B, H, T, S) score tensor costs more than the products themselves),
- * so the wasm path slices only the small q, k and v and runs each (batch, head) as 2-D products.
+ * Native backends run it as two batched products. On wasm, batched products and slices are slow
+ * (see matmul.ts): slicing the (B, H, T, S) score tensor costs more than the products themselves.
+ * So the wasm path slices only the small q, k and v and runs each (batch, head) as 2-D products.
  */
 export function groupedQueryAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias: tf.Tensor4D, scale: number): tf.Tensor4D {
   return tf.tidy(() => {
     const [B, H, T, D] = q.shape;
     const [, Hkv, S] = k.shape;
     const rep = H / Hkv;
-    if (tf.getBackend() !== 'wasm') {
+    if (tf.getBackend() !== 'wasm' || !wasmWorkaround.enabled) {
       // Grouping the rep query heads of each kv head into the row axis lets one batched matmul serve them without copying k and v.
       const qGrouped = q.reshape([B, Hkv, rep * T, D]); // (B, Hkv, rep*T, D)
       const scores = tf.matMul(qGrouped, k, false, true).mul(scale).reshape([B, H, T, S]).add(bias); // (B, H, T, S)

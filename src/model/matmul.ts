@@ -1,17 +1,20 @@
 import * as tf from '@tensorflow/tfjs';
 
+/** Switch for the wasm workaround below and in attention.ts; benchmarks turn it off to time the plain kernels. */
+export const wasmWorkaround = { enabled: true };
+
 /**
  * Matrix products that stay on the fast kernel of every backend.
  *
  * tfjs-backend-wasm 4.22 runs BatchMatMul through XNNPACK only for a single 2-D product with no
- * transposed operand; a transposed operand or a batch dimension falls back to a slow loop
- * (measured here: 1.6 against 17 GFLOP/s for x·Wᵀ against x·W, and 0.7 against 14 GFLOP/s for a
- * batch of 16 attention products against one). Autodiff of tf.matMul produces exactly those
+ * transposed operand. A transposed operand or a batch dimension falls back to a slow loop. Measured
+ * on 2 CPU cores: 1.6 against 17 GFLOP/s for x·Wᵀ against x·W, and 0.7 against 14 GFLOP/s for a
+ * batch of 16 attention products against one. Autodiff of tf.matMul produces exactly those
  * transposed products. So on wasm this op materialises transposes with tf.transpose, splits batches
  * into 2-D products, and defines its gradient with the same rules. Other backends use tf.matMul.
  */
 export function matMul(a: tf.Tensor, b: tf.Tensor, transposeA = false, transposeB = false): tf.Tensor {
-  if (tf.getBackend() !== 'wasm') return tf.matMul(a, b, transposeA, transposeB);
+  if (tf.getBackend() !== 'wasm' || !wasmWorkaround.enabled) return tf.matMul(a, b, transposeA, transposeB);
   const product = tf.customGrad(((x: tf.Tensor, y: tf.Tensor, save: tf.GradSaveFunc) => {
     save([x, y]);
     return {
@@ -54,9 +57,9 @@ function plainMatMul(a: tf.Tensor, b: tf.Tensor, transposeA: boolean, transposeB
 }
 
 /**
- * tf.unstack along axis 0. A single slice is taken with a reshape instead, because tfjs-core 4.22's
- * Unpack gradient calls tf.stack on its dy, which the tape passes as a bare tensor (not a list)
- * when the op has one output, and the backward pass then throws.
+ * Splits a tensor along axis 0, like tf.unstack. A single slice is taken with a reshape instead.
+ * The reason is that tfjs-core 4.22's Unpack gradient calls tf.stack on its dy, and the tape passes a
+ * bare tensor (not a list) when the op has one output, so the backward pass would throw.
  */
 export function unstackFirstAxis(x: tf.Tensor): tf.Tensor[] {
   return x.shape[0] === 1 ? [x.reshape(x.shape.slice(1))] : tf.unstack(x);

@@ -88,7 +88,7 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-/** A permutation of 0..n-1 from a seed (Fisher–Yates). */
+/** Returns a permutation of 0..n-1 from a seed (Fisher–Yates). */
 export function seededPermutation(n: number, seed: number): number[] {
   const order = Array.from({ length: n }, (_, i) => i);
   const random = seededRandom(seed);

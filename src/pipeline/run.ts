@@ -64,7 +64,7 @@ export const SYSTEMS = { base: 'base', lora: 'base + LoRA', abstract: 'abstract 
 const REPORT_METRICS = ['rouge1', 'rouge2', 'rougeL', 'rougeLsum', 'fkgl', 'dcrs', 'cli'] as const;
 const READABILITY_METRICS = ['fkgl', 'dcrs', 'cli', 'fre'] as const;
 
-/** True when `dir` holds at least one split file (train/val/test in JSON Lines or JSON). */
+/** Checks whether `dir` contains at least one split file (train/val/test in JSON Lines or JSON). */
 function hasSplitFiles(dir: string): boolean {
   if (!fs.existsSync(dir)) return false;
   return fs.readdirSync(dir).some((file) => SPLIT_NAMES.some((split) => file.startsWith(split) && /\.(jsonl|json)$/.test(file)));
@@ -149,16 +149,19 @@ export async function runExperiment(options: RunOptions): Promise<RunSummary> {
   log(`Evaluation: ${splits.evalIds.length} held-out validation articles (ids in eval_ids.json); tuning on ${tuningPairs.length} other complete pairs.`);
 
   // Pretraining text: whole documents in a seeded order, detokenised like the prompts, cut at maxPretrainChars.
-  const pretraining = pretrainingTexts(corpus, splits.evalIds);
+  // A --base checkpoint brings its own tokenizer and weights, so it needs none.
   const documents: string[] = [];
-  let characters = 0;
-  for (const index of seededPermutation(pretraining.texts.length, preset.seed)) {
-    if (characters >= preset.data.maxPretrainChars) break;
-    const text = detokenize(pretraining.texts[index].text);
-    documents.push(text);
-    characters += text.length;
+  if (!options.baseModelDir) {
+    const pretraining = pretrainingTexts(corpus, splits.evalIds);
+    let characters = 0;
+    for (const index of seededPermutation(pretraining.texts.length, preset.seed)) {
+      if (characters >= preset.data.maxPretrainChars) break;
+      const text = detokenize(pretraining.texts[index].text);
+      documents.push(text);
+      characters += text.length;
+    }
+    log(`Pretraining text: ${documents.length} of ${pretraining.texts.length} documents, ${characters.toLocaleString('en-US')} characters; ${pretraining.droppedForOverlap.length} dropped for overlap with evaluation articles.`);
   }
-  log(`Pretraining text: ${documents.length} of ${pretraining.texts.length} documents, ${characters.toLocaleString('en-US')} characters; ${pretraining.droppedForOverlap.length} dropped for overlap with evaluation articles.`);
 
   // 2-3. Tokenizer and base model
   let tokenizer: HfTokenizer;
@@ -169,6 +172,13 @@ export async function runExperiment(options: RunOptions): Promise<RunSummary> {
     tokenizer = await HfTokenizer.fromDir(baseModelDir);
     model = await LlamaForCausalLM.fromPretrained(baseModelDir, { onProgress: options.onProgress });
     log(`Base model: ${baseModelDir} (${model.config.architecture}, ${model.parameterCount().toLocaleString('en-US')} parameters); no pretraining.`);
+    // Embedding rows past the tokenizer's ids are fine (checkpoints pad vocab_size), but ids past the rows are not.
+    if (tokenizer.vocabSize > model.config.vocabSize) {
+      model.dispose();
+      throw new Error(
+        `${path.join(baseModelDir, 'tokenizer.json')} has ids up to ${tokenizer.vocabSize - 1}, but config.json's vocab_size is ${model.config.vocabSize}; the tokenizer belongs to another model. Use the tokenizer files from the checkpoint's own repository.`,
+      );
+    }
   } else {
     const tokenizerDir = path.join(outDir, 'tokenizer');
     tokenizer = await prepareTokenizer(tokenizerDir, documents, preset, log);
@@ -196,7 +206,9 @@ export async function runExperiment(options: RunOptions): Promise<RunSummary> {
     lora = loadAdapter(model, adapterDir);
     log(`LoRA: reusing the adapter in ${adapterDir}`);
   } else {
-    const examples = tuningPairs.map((pair) => tokenizePair(tokenizer, pair, { maxSeqLen: Math.min(l.maxSeqLen, model.config.maxPositionEmbeddings), maxTargetTokens: l.maxTargetTokens }));
+    // A checkpoint's max_position_embeddings caps the preset's maxSeqLen: the abstract is shortened to fit.
+    const maxSeqLen = Math.min(l.maxSeqLen, model.config.maxPositionEmbeddings);
+    const examples = tuningPairs.map((pair) => tokenizePair(tokenizer, pair, { maxSeqLen, maxTargetTokens: l.maxTargetTokens }));
     // A few tuning pairs give the held-out loss curve; they are never evaluation articles.
     const devCount = Math.min(8, Math.max(1, Math.floor(examples.length / 10)));
     const devExamples = examples.slice(examples.length - devCount);
@@ -205,7 +217,7 @@ export async function runExperiment(options: RunOptions): Promise<RunSummary> {
     const meanLength = examples.reduce((sum, example) => sum + example.inputIds.length, 0) / examples.length;
     lora = injectLora(model, loraConfig, { seed: preset.seed });
     log(`LoRA: r=${l.r}, alpha=${l.loraAlpha}, targets ${JSON.stringify(l.targetModules)}; ${lora.describeParameters()}`);
-    log(`LoRA: ${trainExamples.length} training and ${devExamples.length} held-out pairs, mean ${meanLength.toFixed(0)} tokens, ${truncated} shortened to fit ${l.maxSeqLen} tokens; loss on summary tokens only.`);
+    log(`LoRA: ${trainExamples.length} training and ${devExamples.length} held-out pairs, mean ${meanLength.toFixed(0)} tokens, ${truncated} shortened to fit ${maxSeqLen} tokens; loss on summary tokens only.`);
     const padId = tokenizer.padTokenId ?? tokenizer.eosTokenIds[0];
     loraResult = await trainLoop({
       task: 'lora',

@@ -90,7 +90,7 @@ export function smallModelConfig(preset: Preset, tokenizer: HfTokenizer): ModelC
   };
 }
 
-/** The loss a training loop calls: forward the batch, HF causal-LM loss on its labels. */
+/** Returns the loss function for trainLoop: the HF causal-LM loss of the model on a batch. */
 export function batchLoss(model: LlamaForCausalLM) {
   return (batch: TrainBatch, training: boolean): tf.Scalar =>
     tf.tidy(() => {
@@ -219,7 +219,7 @@ export async function generateSummaries(options: {
   return { rows, tokensPerSecond: newTokens / Math.max(seconds, 1e-9), seconds, newTokens };
 }
 
-/** The extractive baseline: the abstract itself as the summary, a floor for ROUGE and a ceiling for jargon. */
+/** Builds the extractive baseline: the abstract itself as the summary, a floor for ROUGE and a ceiling for jargon. */
 export function abstractBaseline(pairs: ElifePair[]): PredictionRow[] {
   return pairs.map((pair) => ({ id: pair.id, system: 'abstract (extractive)', prediction: pair.abstract, reference: pair.summary, source: pair.abstract }));
 }
@@ -244,7 +244,7 @@ export function writePredictions(file: string, rows: PredictionRow[]): void {
   writeFileAtomic(file, rows.map((row) => JSON.stringify(row)).join('\n') + '\n');
 }
 
-/** The text a reader sees for a corpus string: detokenised, for sample tables in the report. */
+/** Detokenises corpus text and cuts it to maxWords, for the examples in the report. */
 export function readable(text: string, maxWords: number): string {
   const words = detokenize(text).split(/\s+/);
   return words.length > maxWords ? `${words.slice(0, maxWords).join(' ')} …` : words.join(' ');
