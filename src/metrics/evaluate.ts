@@ -1,7 +1,10 @@
 import * as fs from 'node:fs';
 
 import type { ProgressCallback } from '../progress';
+import { bertScore, type TokenEmbedder } from './bertscore';
 import { bootstrapMeanInterval, type BootstrapOptions, type MeanInterval } from './bootstrap';
+import type { EncoderInfo } from './encoders';
+import { type ConditionalScorer, longDocFactScore, type SentenceEncoder } from './longdocfactscore';
 import { loadReadability, type Readability } from './readability';
 import { type RougeScore, rougeScores, type RougeScores } from './rouge';
 import { splitSentencesPunktLike } from './sentences';
@@ -37,10 +40,42 @@ export interface RowMetrics {
   fre: number;
 }
 
+/** Metrics that need a model, under the same naming contract as RowMetrics. */
+export interface ModelMetrics {
+  /** BERTScore precision, recall and F1 of the prediction against the reference. */
+  bertscore_p: number;
+  bertscore_r: number;
+  bertscore_f1: number;
+  /** LongDocFACTScore of the prediction against the source; NaN (null in JSON) without sentences. */
+  ldfacts: number;
+}
+
+/** A scored row: every RowMetrics field, plus the model metrics that were configured. */
+export type ScoredRow = RowMetrics & Partial<ModelMetrics>;
+
 export const METRIC_NAMES = [
   'rouge1', 'rouge1_p', 'rouge1_r', 'rouge2', 'rouge2_p', 'rouge2_r', 'rougeL', 'rougeL_p', 'rougeL_r',
   'rougeLsum', 'rougeLsum_p', 'rougeLsum_r', 'fkgl', 'dcrs', 'cli', 'fre',
 ] as const satisfies readonly (keyof RowMetrics)[];
+
+/** Metrics that need a model, present only when evaluateRows is given one. */
+export const MODEL_METRIC_NAMES = ['bertscore_p', 'bertscore_r', 'bertscore_f1', 'ldfacts'] as const satisfies readonly (keyof ModelMetrics)[];
+
+/** BERTScore configuration: the token embedder and its identity for the summary. */
+export interface BertScoreSetting {
+  embedder: TokenEmbedder;
+  info: EncoderInfo;
+  /** idf weights from the evaluated references, as bert_score's idf=True. Default false, as bert_score. */
+  idf?: boolean;
+}
+
+/** LongDocFACTScore configuration: sentence encoder, conditional scorer and their identities. */
+export interface FactScoreSetting {
+  encoder: SentenceEncoder;
+  scorer: ConditionalScorer;
+  encoderInfo: EncoderInfo;
+  scorerInfo: EncoderInfo;
+}
 
 export interface EvaluateOptions {
   /**
@@ -103,22 +138,38 @@ export async function scoreRow(row: EvaluationInput, options: EvaluateOptions = 
   return scoreRowWith(row, readability, options);
 }
 
-export type MetricSummary = Record<keyof RowMetrics, MeanInterval>;
+export type MetricSummary = Record<(typeof METRIC_NAMES)[number], MeanInterval> &
+  Partial<Record<(typeof MODEL_METRIC_NAMES)[number], MeanInterval>>;
+
+/** Encoders behind the model-based metrics. Scores from different encoders or layers are not comparable. */
+export interface EncoderRecord {
+  bertscore?: EncoderInfo & { idf: boolean };
+  ldfacts?: { encoder: EncoderInfo; scorer: EncoderInfo };
+}
 
 export interface EvaluationSummary {
   rows: number;
   mode: 'rouge_score' | 'biolaysumm';
   bootstrap: Required<BootstrapOptions>;
   metrics: MetricSummary | null;
+  /** Present when BERTScore or LongDocFACTScore ran. */
+  encoders?: EncoderRecord;
 }
 
 export interface EvaluateRowsOptions extends EvaluateOptions {
   bootstrap?: BootstrapOptions;
   onProgress?: ProgressCallback;
+  bertScore?: BertScoreSetting;
+  /** Needs `source` on every row. */
+  factScore?: FactScoreSetting;
 }
 
-/** Per-metric means with percentile bootstrap intervals; null for no rows. */
-export function summarizeMetrics(scored: RowMetrics[], bootstrap: BootstrapOptions = {}): MetricSummary | null {
+/**
+ * Per-metric means with percentile bootstrap intervals; null for no rows. A model metric is
+ * summarised when every row has it, over its finite values (LongDocFACTScore is NaN for a text
+ * without sentences), so its `n` can be below the row count.
+ */
+export function summarizeMetrics(scored: ScoredRow[], bootstrap: BootstrapOptions = {}): MetricSummary | null {
   if (scored.length === 0) return null;
   const summary = {} as MetricSummary;
   for (const name of METRIC_NAMES) {
@@ -127,37 +178,77 @@ export function summarizeMetrics(scored: RowMetrics[], bootstrap: BootstrapOptio
       bootstrap,
     );
   }
+  for (const name of MODEL_METRIC_NAMES) {
+    if (!scored.every((row) => row[name] !== undefined)) continue;
+    const values = scored.map((row) => row[name] as number).filter(Number.isFinite);
+    if (values.length > 0) summary[name] = bootstrapMeanInterval(values, bootstrap);
+  }
   return summary;
+}
+
+/** Adds bertscore_p/_r/_f1 to `scored` in place. */
+async function addBertScores(rows: EvaluationInput[], scored: ScoredRow[], setting: BertScoreSetting, progress?: ProgressCallback): Promise<void> {
+  const startedAt = Date.now();
+  progress?.({ kind: 'start', task: 'bertscore', total: rows.length, unit: 'rows' });
+  const scores = await bertScore(
+    rows.map((row) => row.prediction),
+    rows.map((row) => row.reference),
+    { embedder: setting.embedder, idf: setting.idf ?? false },
+  );
+  scores.forEach((score, i) => Object.assign(scored[i], { bertscore_p: score.precision, bertscore_r: score.recall, bertscore_f1: score.f1 }));
+  progress?.({ kind: 'end', task: 'bertscore', done: rows.length, seconds: (Date.now() - startedAt) / 1000 });
+}
+
+/** Adds ldfacts to `scored` in place; every row needs a source. */
+async function addFactScores(rows: EvaluationInput[], scored: ScoredRow[], setting: FactScoreSetting, progress?: ProgressCallback): Promise<void> {
+  const missing = rows.findIndex((row) => typeof row.source !== 'string');
+  if (missing >= 0) throw new Error(`LongDocFACTScore needs the source article: row ${missing} has no "source" field.`);
+  const startedAt = Date.now();
+  progress?.({ kind: 'start', task: 'ldfacts', total: rows.length, unit: 'rows' });
+  for (const [i, row] of rows.entries()) {
+    scored[i].ldfacts = await longDocFactScore(row.source as string, row.prediction, { encoder: setting.encoder, scorer: setting.scorer });
+    progress?.({ kind: 'update', task: 'ldfacts', done: i + 1, total: rows.length });
+  }
+  progress?.({ kind: 'end', task: 'ldfacts', done: rows.length, seconds: (Date.now() - startedAt) / 1000 });
 }
 
 /** Scores every row and summarizes the metrics. */
 export async function evaluateRows(
   rows: EvaluationInput[],
   options: EvaluateRowsOptions = {},
-): Promise<{ scored: RowMetrics[]; summary: EvaluationSummary }> {
+): Promise<{ scored: ScoredRow[]; summary: EvaluationSummary }> {
   const readability = options.readability ?? (await loadReadability());
   const stemCache = options.stemCache ?? new Map<string, string>();
   const progress = options.onProgress;
   const startedAt = Date.now();
   progress?.({ kind: 'start', task: 'evaluate', total: rows.length, unit: 'rows' });
 
-  const scored: RowMetrics[] = [];
+  const scored: ScoredRow[] = [];
   for (const row of rows) {
     scored.push(scoreRowWith(row, readability, { ...options, stemCache }));
     if (scored.length % 20 === 0) progress?.({ kind: 'update', task: 'evaluate', done: scored.length, total: rows.length });
   }
   progress?.({ kind: 'end', task: 'evaluate', done: scored.length, seconds: (Date.now() - startedAt) / 1000 });
 
+  const encoders: EncoderRecord = {};
+  if (options.bertScore) {
+    await addBertScores(rows, scored, options.bertScore, progress);
+    encoders.bertscore = { ...options.bertScore.info, idf: options.bertScore.idf ?? false };
+  }
+  if (options.factScore) {
+    await addFactScores(rows, scored, options.factScore, progress);
+    encoders.ldfacts = { encoder: options.factScore.encoderInfo, scorer: options.factScore.scorerInfo };
+  }
+
   const bootstrap = { resamples: 1000, confidence: 0.95, seed: 0, ...options.bootstrap };
-  return {
-    scored,
-    summary: {
-      rows: scored.length,
-      mode: options.biolaysumm ? 'biolaysumm' : 'rouge_score',
-      bootstrap,
-      metrics: summarizeMetrics(scored, bootstrap),
-    },
+  const summary: EvaluationSummary = {
+    rows: scored.length,
+    mode: options.biolaysumm ? 'biolaysumm' : 'rouge_score',
+    bootstrap,
+    metrics: summarizeMetrics(scored, bootstrap),
   };
+  if (options.bertScore || options.factScore) summary.encoders = encoders;
+  return { scored, summary };
 }
 
 /** A row of the input file that could not be scored. */
@@ -174,8 +265,15 @@ export interface EvaluationFileRow extends EvaluationInput {
   [field: string]: unknown;
 }
 
-/** Parses JSONL rows, collecting a BadRow (file, line, field) for each row that cannot be used. */
-export function parseEvaluationJsonl(text: string, file: string): { rows: EvaluationFileRow[]; badRows: BadRow[] } {
+/**
+ * Parses JSONL rows, collecting a BadRow (file, line, field) for each row that cannot be used.
+ * With `requireSource` (LongDocFACTScore) a row without a string `source` is bad too.
+ */
+export function parseEvaluationJsonl(
+  text: string,
+  file: string,
+  options: { requireSource?: boolean } = {},
+): { rows: EvaluationFileRow[]; badRows: BadRow[] } {
   const rows: EvaluationFileRow[] = [];
   const badRows: BadRow[] = [];
   const lines = text.split('\n');
@@ -205,6 +303,8 @@ export function parseEvaluationJsonl(text: string, file: string): { rows: Evalua
     }
     if (record.source !== undefined && typeof record.source !== 'string') {
       problems.push({ file, line, field: 'source', message: `expected a string when present, got ${describe(record.source)}` });
+    } else if (options.requireSource && record.source === undefined) {
+      problems.push({ file, line, field: 'source', message: 'missing: LongDocFACTScore scores the prediction against the source article' });
     }
     if (problems.length > 0) badRows.push(...problems);
     else rows.push(record as EvaluationFileRow);
@@ -239,7 +339,9 @@ export async function evaluateFile(
   if (!fs.existsSync(inputJsonl)) {
     throw new Error(`Evaluation input not found: ${inputJsonl}. Expected JSONL rows {id, prediction, reference, source?}.`);
   }
-  const { rows, badRows } = parseEvaluationJsonl(fs.readFileSync(inputJsonl, 'utf8'), inputJsonl);
+  const { rows, badRows } = parseEvaluationJsonl(fs.readFileSync(inputJsonl, 'utf8'), inputJsonl, {
+    requireSource: options.factScore !== undefined,
+  });
   const { scored, summary } = await evaluateRows(rows, options);
 
   const lines = rows.map((row, i) => JSON.stringify({ ...row, metrics: scored[i] }));

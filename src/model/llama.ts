@@ -95,6 +95,26 @@ export function loadModelConfig(dir: string): ModelConfig {
   return config;
 }
 
+/**
+ * Size of the wasm backend's heap: the tfjs-backend-wasm 4.22 binaries declare at most 65,536 pages of 64 KiB.
+ * Every tensor lives there. tfjs does not check for a failed allocation, so weights past the limit end in a
+ * "memory access out of bounds" crash at a later allocation instead of an error naming the cause.
+ */
+const WASM_HEAP_BYTES = 2 ** 32;
+
+/** Rejects, before anything is read, weights whose float32 copy cannot fit in the wasm heap. */
+function checkWasmHeap(dir: string, specs: { shape: number[] }[]): void {
+  if (tf.getBackend() !== 'wasm') return;
+  const bytes = specs.reduce((sum, spec) => sum + spec.shape.reduce((a, b) => a * b, 1) * 4, 0);
+  if (bytes >= WASM_HEAP_BYTES) {
+    throw new Error(
+      `${path.join(dir, 'config.json')}: the weights take ${(bytes / 2 ** 30).toFixed(2)} GiB as float32, more than the 4 GiB heap of the wasm backend. ` +
+        'Install @tensorflow/tfjs-node (or tfjs-node-gpu) so lora-lab uses native TensorFlow, or choose a model under about 0.9B parameters.',
+    );
+  }
+  // NOTE: weights just under 4 GiB load, but activations, LoRA and AdamW state need room in the same heap.
+}
+
 // Masked attention scores get this finite value, not -inf: a pad query with no visible key then gets a
 // uniform softmax instead of NaN, and NaN would reach real tokens through 0 * NaN in probs @ V.
 const MASKED_SCORE = -1e9;
@@ -118,9 +138,10 @@ export class LlamaForCausalLM {
   /** Loads config.json (+ generation_config.json) and the safetensors weights of a HF model folder, tensor by tensor. */
   static async fromPretrained(dir: string, options: FromPretrainedOptions = {}): Promise<LlamaForCausalLM> {
     const config = loadModelConfig(dir);
+    const specs = weightSpecs(config);
+    checkWasmHeap(dir, specs);
     const reader = CheckpointReader.open(dir, options.weightsFile);
     const weights = new Map<string, tf.Variable>();
-    const specs = weightSpecs(config);
     const task = `load ${path.basename(path.resolve(dir))}`;
     const startedAt = Date.now();
     options.onProgress?.({ kind: 'start', task, total: specs.length, unit: 'tensors' });

@@ -2,11 +2,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describeBackend, initBackend } from '../backend';
-import { detokenize } from '../data/detokenize';
 import { corpusCountRows, formatIssue, loadCorpus, resolveCorpusDir, SPLIT_NAMES, type ElifeCorpus } from '../data/elife';
 import { projectRoot } from '../paths';
 import { fetchElife } from '../data/fetch';
-import { makeSplits, pretrainingTexts } from '../data/splits';
+import { makeSplits } from '../data/splits';
 import { injectLora } from '../lora/inject';
 import { loadAdapter, saveAdapter } from '../lora/adapter';
 import type { LoraModel } from '../lora/inject';
@@ -20,7 +19,8 @@ import type { IntervalTable, LossSeries, MetricTable } from '../report/plotly';
 import { writeReport } from '../report/report';
 import { HfTokenizer } from '../tokenizer/hf-tokenizer';
 import { trainLoop, type TrainResult } from '../train/trainer';
-import { seededPermutation, tokenizePair, tuningBatchForStep, collate } from './examples';
+import { tokenizePair, tuningBatchForStep, collate } from './examples';
+import { loraConfigFromPreset, pretrainingDocuments, selectTuningPairs, splitTuningExamples, trainLossSeries } from './experiment-data';
 import type { Preset } from './preset';
 import {
   abstractBaseline,
@@ -96,16 +96,18 @@ async function locateCorpus(options: RunOptions): Promise<string> {
 
 function logCorpus(corpus: ElifeCorpus, outDir: string, log: (line: string) => void): void {
   const rows = corpusCountRows(corpus);
-  log('Corpus (records kept / skipped, complete pairs, missing abstract / summary):');
+  log(`Corpus in ${corpus.dir}:`);
+  log(`  ${'split'.padEnd(18)} ${'file'.padEnd(28)} ${'kept'.padStart(5)} ${'skipped'.padStart(7)} ${'pairs'.padStart(5)} ${'no abstract'.padStart(11)} ${'no summary'.padStart(10)}`);
   for (const row of rows) {
-    log(`  ${row.split.padEnd(18)} ${String(row.kept).padStart(5)} kept ${String(row.skipped).padStart(3)} skipped ${String(row.pairs).padStart(5)} pairs  ${row.missingAbstract} / ${row.missingSummary}`);
+    const cells = [row.kept, row.skipped, row.pairs, row.missingAbstract, row.missingSummary].map(String);
+    log(`  ${row.split.padEnd(18)} ${path.basename(row.file).padEnd(28)} ${cells[0].padStart(5)} ${cells[1].padStart(7)} ${cells[2].padStart(5)} ${cells[3].padStart(11)} ${cells[4].padStart(10)}`);
   }
   const issues = Object.values(corpus.splits).flatMap((split) => split?.issues ?? []);
   const skipped = issues.filter((issue) => issue.severity === 'skipped');
   writeFileAtomic(path.join(outDir, 'data_issues.jsonl'), issues.map((issue) => JSON.stringify(issue)).join('\n') + (issues.length ? '\n' : ''));
   for (const issue of skipped.slice(0, 10)) log(`  skipped: ${formatIssue(issue)}`);
   if (skipped.length > 10) log(`  … ${skipped.length - 10} more skipped records`);
-  log(`  ${issues.length} data issues (${skipped.length} records skipped) listed in ${path.join(outDir, 'data_issues.jsonl')}`);
+  log(`  ${issues.length} records reported (${skipped.length} skipped as invalid, the rest incomplete but kept) in ${path.join(outDir, 'data_issues.jsonl')}`);
 }
 
 /** Refuses to mix two configurations in one output folder, since stages resume from what is there. */
@@ -119,10 +121,7 @@ function checkRunConfig(outDir: string, config: object): void {
 }
 
 function lossSeries(name: string, result: TrainResult | null): LossSeries[] {
-  if (!result) return [];
-  const series: LossSeries[] = [{ name: `${name} train`, steps: result.trainLoss.map((p) => p.step), losses: result.trainLoss.map((p) => p.loss) }];
-  if (result.evalLoss.length > 0) series.push({ name: `${name} held-out`, steps: result.evalLoss.map((p) => p.step), losses: result.evalLoss.map((p) => p.loss) });
-  return series;
+  return result ? trainLossSeries(name, result) : [];
 }
 
 /** Runs every stage: data, tokenizer, base model, LoRA tuning, generation, evaluation, report. */
@@ -142,25 +141,19 @@ export async function runExperiment(options: RunOptions): Promise<RunSummary> {
   logCorpus(corpus, outDir, log);
   const splits = makeSplits(corpus, { seed: preset.seed, size: preset.data.evalSize });
   writeFileAtomic(path.join(outDir, 'eval_ids.json'), `${JSON.stringify({ seed: preset.seed, size: splits.evalIds.length, ids: splits.evalIds }, null, 2)}\n`);
-  let tuningPairs = splits.tuningPairs;
-  if (preset.data.maxTrainPairs !== null && tuningPairs.length > preset.data.maxTrainPairs) {
-    tuningPairs = seededPermutation(tuningPairs.length, preset.seed).slice(0, preset.data.maxTrainPairs).map((i) => splits.tuningPairs[i]);
-  }
+  const tuningPairs = selectTuningPairs(splits.tuningPairs, preset);
   log(`Evaluation: ${splits.evalIds.length} held-out validation articles (ids in eval_ids.json); tuning on ${tuningPairs.length} other complete pairs.`);
 
   // Pretraining text: whole documents in a seeded order, detokenised like the prompts, cut at maxPretrainChars.
   // A --base checkpoint brings its own tokenizer and weights, so it needs none.
-  const documents: string[] = [];
+  let documents: string[] = [];
   if (!options.baseModelDir) {
-    const pretraining = pretrainingTexts(corpus, splits.evalIds);
-    let characters = 0;
-    for (const index of seededPermutation(pretraining.texts.length, preset.seed)) {
-      if (characters >= preset.data.maxPretrainChars) break;
-      const text = detokenize(pretraining.texts[index].text);
-      documents.push(text);
-      characters += text.length;
-    }
-    log(`Pretraining text: ${documents.length} of ${pretraining.texts.length} documents, ${characters.toLocaleString('en-US')} characters; ${pretraining.droppedForOverlap.length} dropped for overlap with evaluation articles.`);
+    const pretraining = pretrainingDocuments(corpus, splits.evalIds, preset);
+    documents = pretraining.documents;
+    log(
+      `Pretraining text: ${documents.length} of ${pretraining.available} documents, ${pretraining.characters.toLocaleString('en-US')} characters; ` +
+        `${pretraining.droppedForOverlap} dropped for overlap with evaluation articles.`,
+    );
   }
 
   // 2-3. Tokenizer and base model
@@ -198,7 +191,7 @@ export async function runExperiment(options: RunOptions): Promise<RunSummary> {
 
   // 4. LoRA tuning
   const l = preset.lora;
-  const loraConfig = { r: l.r, loraAlpha: l.loraAlpha, loraDropout: l.loraDropout, targetModules: l.targetModules, bias: 'none' as const, useRslora: l.useRslora, initLoraWeights: 'kaiming-uniform' as const };
+  const loraConfig = loraConfigFromPreset(preset);
   const adapterDir = path.join(outDir, 'adapter');
   let lora: LoraModel;
   let loraResult: TrainResult | null = null;
@@ -210,9 +203,7 @@ export async function runExperiment(options: RunOptions): Promise<RunSummary> {
     const maxSeqLen = Math.min(l.maxSeqLen, model.config.maxPositionEmbeddings);
     const examples = tuningPairs.map((pair) => tokenizePair(tokenizer, pair, { maxSeqLen, maxTargetTokens: l.maxTargetTokens }));
     // A few tuning pairs give the held-out loss curve; they are never evaluation articles.
-    const devCount = Math.min(8, Math.max(1, Math.floor(examples.length / 10)));
-    const devExamples = examples.slice(examples.length - devCount);
-    const trainExamples = examples.slice(0, examples.length - devCount);
+    const { train: trainExamples, heldOut: devExamples } = splitTuningExamples(examples);
     const truncated = examples.filter((example) => example.truncated).length;
     const meanLength = examples.reduce((sum, example) => sum + example.inputIds.length, 0) / examples.length;
     lora = injectLora(model, loraConfig, { seed: preset.seed });
