@@ -100,3 +100,22 @@ test('evaluate command runs', { skip: skipReason }, async () => {
   assert.ok(lines.some((line) => line.startsWith('rouge1 ')), lines.join('\n'));
   fs.rmSync(dir, { recursive: true });
 });
+
+test('evaluateFile summarizes each system separately', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'evaluate-systems-'));
+  const input = path.join(dir, 'rows.jsonl');
+  const rows = [
+    { id: 'a', system: 'copy', prediction: 'the cat sat on the mat', reference: 'the cat sat on the mat' },
+    { id: 'b', system: 'copy', prediction: 'a dog ran in the park', reference: 'a dog ran in the park' },
+    { id: 'a', system: 'other', prediction: 'completely unrelated words here', reference: 'the cat sat on the mat' },
+    { id: 'a', system: 'other', prediction: 'more unrelated words', reference: 'the cat sat on the mat' },
+  ];
+  fs.writeFileSync(input, rows.map((row) => JSON.stringify(row)).join('\n') + '\n');
+  const { summary } = await evaluateFile(input, path.join(dir, 'out.jsonl'));
+  assert.ok(summary.bySystem, 'rows with a system field get per-system summaries');
+  // Identical prediction and reference give ROUGE-1 F1 = 1; disjoint words give 0.
+  assert.equal(summary.bySystem.copy.metrics?.rouge1.mean, 1);
+  assert.equal(summary.bySystem.other.metrics?.rouge1.mean, 0);
+  assert.equal(summary.bySystem.copy.duplicateIds, 0);
+  assert.equal(summary.bySystem.other.duplicateIds, 1);
+});

@@ -88,12 +88,35 @@ test('lora-lab run --preset quick on real eLife records', { timeout: 600_000 }, 
   assert.match(second.stderr, /Base model: reusing/);
   assert.match(second.stderr, /LoRA: reusing the adapter/);
   assert.deepEqual(readJsonl(path.join(outDir, 'predictions.jsonl')), predictions);
+  const rerunReport = fs.readFileSync(path.join(outDir, 'report.md'), 'utf8');
+  assert.match(rerunReport, /charts\/loss\.html/, 'the resumed report keeps the loss curves');
+  assert.match(rerunReport, /training throughput \(tokens\/s\) \| [1-9]/, 'the resumed report keeps the throughput');
+});
+
+test('lora-lab run --fresh keeps unrelated folders', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lora-lab-fresh-'));
+  fs.writeFileSync(path.join(dir, 'notes.txt'), 'not a run');
+  const result = runCli(['run', '--preset', 'quick', '--out', dir, '--fresh', '--no-fetch']);
+  assert.equal(result.status, 1);
+  assert.match(result.stderr, /--fresh refuses to delete .*: it is not a lora-lab run folder/);
+  assert.ok(fs.existsSync(path.join(dir, 'notes.txt')));
 });
 
 test('lora-lab run rejects an unknown preset', () => {
   const result = runCli(['run', '--preset', 'no-such-preset', '--no-fetch']);
   assert.equal(result.status, 1);
   assert.match(result.stderr, /Preset not found: .*no-such-preset\.json\. Available presets: .*quick/);
+});
+
+test('lora-lab run rejects an unknown LoRA target', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lora-lab-preset-'));
+  const file = path.join(dir, 'typo.json');
+  const preset = JSON.parse(fs.readFileSync(path.join(repoRoot, 'presets', 'quick.json'), 'utf8'));
+  preset.lora.targetModules = ['q_prj'];
+  fs.writeFileSync(file, JSON.stringify(preset));
+  const result = runCli(['run', '--preset', file, '--no-fetch']);
+  assert.equal(result.status, 1);
+  assert.match(result.stderr, /field "lora\.targetModules" has \["q_prj"\], which match no projection/);
 });
 
 test('lora-lab run rejects an invalid preset field', () => {

@@ -67,7 +67,7 @@ test('writeReport files and links', () => {
   assert.ok(report.includes('- [Metrics by system](charts/metrics.html)'));
   assert.ok(report.includes('- [Loss curves](charts/loss.html)'));
   assert.ok(report.includes('| TensorFlow.js backend | wasm |'));
-  assert.ok(report.includes('| duration (s) | 12.35 |'));
+  assert.ok(report.includes('| duration of this invocation (s) | 12.35 |'));
   assert.ok(report.includes('| training throughput (tokens/s) | 850 |'));
   assert.ok(report.includes('- Quick mode: 8 validation articles.'));
   assert.ok(report.includes('"lora_alpha": 16'));

@@ -3,7 +3,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { describeBackend, initBackend } from '../backend';
 import { consoleProgress } from '../progress';
 import { describeEncoder, loadEncoder, loadFactScoreModels } from '../metrics/encoders';
-import { type BertScoreSetting, evaluateFile, type FactScoreSetting, METRIC_NAMES, MODEL_METRIC_NAMES } from '../metrics/evaluate';
+import { type BertScoreSetting, evaluateFile, type FactScoreSetting, METRIC_NAMES, MODEL_METRIC_NAMES, type RowMetrics } from '../metrics/evaluate';
 
 /** Bad rows printed in full before the rest are only counted. */
 const MAX_BAD_ROWS_SHOWN = 10;
@@ -107,6 +107,17 @@ async function runEvaluation(options: EvaluateCommandOptions, bertScore?: BertSc
       const { mean, low, high, n } = interval;
       const rowsNote = n === summary.rows ? '' : ` (${n} rows with a finite score)`;
       console.log(`${name.padEnd(12)} ${mean.toFixed(4)}  95% CI [${low.toFixed(4)}, ${high.toFixed(4)}]${rowsNote}`);
+    }
+  }
+  if (summary.bySystem) {
+    console.log('Per system (rows carry a "system" field; the overall means above mix them):');
+    for (const [system, group] of Object.entries(summary.bySystem)) {
+      const cells = ['rouge1', 'rouge2', 'rougeLsum', 'fkgl', 'dcrs', 'cli'].map((name) => {
+        const interval = group.metrics?.[name as keyof RowMetrics];
+        return `${name} ${interval ? interval.mean.toFixed(4) : 'n/a'}`;
+      });
+      const duplicates = group.duplicateIds > 0 ? `, ${group.duplicateIds} repeated ids` : '';
+      console.log(`  ${system} (${group.rows} rows${duplicates}): ${cells.join(', ')}`);
     }
   }
   for (const bad of badRows.slice(0, MAX_BAD_ROWS_SHOWN)) {

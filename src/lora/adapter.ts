@@ -49,7 +49,9 @@ export function readAdapterConfig(dir: string): ReturnType<typeof parseAdapterCo
  * tensor in the file must belong to a targeted module; otherwise the error names the tensor.
  */
 export function loadAdapter(model: LoraTargetModel, dir: string): LoraModel {
-  const { config, targetRegex } = readAdapterConfig(dir);
+  const { config, targetRegex, baseModel } = readAdapterConfig(dir);
+  // Most mismatches mean the adapter was trained for another base model, so every error says which one.
+  const trainedFor = baseModel ? ` The adapter was trained for base model "${baseModel}" (base_model_name_or_path); load it with that model.` : '';
   const weightsFile = path.join(dir, ADAPTER_WEIGHTS_FILE);
   if (!fs.existsSync(weightsFile)) {
     const legacy = path.join(dir, 'adapter_model.bin');
@@ -68,10 +70,10 @@ export function loadAdapter(model: LoraTargetModel, dir: string): LoraModel {
       ] as const) {
         const name = peftTensorName(modulePath, matrix);
         expected.add(name);
-        if (!file.has(name)) throw new Error(`${weightsFile}: tensor "${name}" is missing, but target_modules selects ${modulePath}.`);
+        if (!file.has(name)) throw new Error(`${weightsFile}: tensor "${name}" is missing, but target_modules selects ${modulePath}.${trainedFor}`);
         const tensor = file.read(name);
         if (tensor.shape.join(',') !== shape.join(',')) {
-          throw new Error(`${weightsFile}: tensor "${name}" has shape [${tensor.shape.join(', ')}], expected [${shape.join(', ')}] for r=${config.r}.`);
+          throw new Error(`${weightsFile}: tensor "${name}" has shape [${tensor.shape.join(', ')}], expected [${shape.join(', ')}] for r=${config.r}.${trainedFor}`);
         }
         tf.tidy(() => variable.assign(tf.tensor(tensor.data, tensor.shape)));
       }
@@ -80,7 +82,7 @@ export function loadAdapter(model: LoraTargetModel, dir: string): LoraModel {
     if (unexpected.length > 0) {
       throw new Error(
         `${weightsFile}: ${unexpected.length} tensor(s) belong to no targeted module of this model, e.g. "${unexpected[0]}". ` +
-          'The adapter was trained for a different model or saves extra modules (modules_to_save, embeddings), which lora-lab does not load.',
+          `The adapter was trained for a different model or saves extra modules (modules_to_save, embeddings), which lora-lab does not load.${trainedFor}`,
       );
     }
     return lora;

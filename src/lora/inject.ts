@@ -38,6 +38,11 @@ export class LoraModel {
     readonly adapters: Map<string, LoraLinear>,
   ) {}
 
+  /** Sets every adapter's dropout mask counter to the training step (see LoraLinear.setDropoutStep). */
+  setDropoutStep(step: number): void {
+    for (const layer of this.adapters.values()) layer.setDropoutStep(step);
+  }
+
   /** The only variables an optimizer should update: every lora_A and lora_B, in module order. */
   trainableVariables(): tf.Variable[] {
     return [...this.adapters.values()].flatMap((layer) => [layer.loraA, layer.loraB]);

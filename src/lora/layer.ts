@@ -40,6 +40,14 @@ export class LoraLinear implements LinearLayer {
     this.path = options.path;
   }
 
+  /**
+   * Sets the dropout mask counter. trainLoop calls this with the step number before each step, so a
+   * run resumed from a checkpoint draws the same masks as one that never stopped.
+   */
+  setDropoutStep(step: number): void {
+    this.dropoutCalls = step;
+  }
+
   get merged(): boolean {
     return this.mergedState;
   }

@@ -320,7 +320,8 @@ function describe(value: unknown): string {
 
 export interface EvaluateFileResult {
   /** `badRows` is the number of input lines that could not be scored. */
-  summary: EvaluationSummary & { input: string; badRows: number };
+  /** `bySystem` holds per-system summaries when rows carry a `system` field, else null. */
+  summary: EvaluationSummary & { input: string; badRows: number; bySystem: Record<string, SystemSummary> | null };
   badRows: BadRow[];
 }
 
@@ -330,6 +331,39 @@ export interface EvaluateFileResult {
  * count and details) to `summaryJson` when given. Rows that cannot be used are returned and
  * counted, never dropped silently.
  */
+/** Per-system summaries and repeated ids within a system, from the rows' optional `system` field. */
+export interface SystemSummary {
+  rows: number;
+  duplicateIds: number;
+  metrics: MetricSummary | null;
+}
+
+/**
+ * Summarizes rows per `system` when the file mixes systems, because one mean over several systems'
+ * predictions of the same articles would mean nothing. Returns null when no row names a system.
+ */
+export function summarizeBySystem(rows: EvaluationFileRow[], scored: RowMetrics[], bootstrap: BootstrapOptions = {}): Record<string, SystemSummary> | null {
+  if (!rows.some((row) => typeof row.system === 'string')) return null;
+  const groups = new Map<string, number[]>();
+  rows.forEach((row, i) => {
+    const system = typeof row.system === 'string' ? row.system : '(no system)';
+    groups.set(system, [...(groups.get(system) ?? []), i]);
+  });
+  const result: Record<string, SystemSummary> = {};
+  for (const [system, indices] of groups) {
+    const ids = indices.map((i) => String(rows[i].id));
+    result[system] = {
+      rows: indices.length,
+      duplicateIds: ids.length - new Set(ids).size,
+      metrics: summarizeMetrics(
+        indices.map((i) => scored[i]),
+        bootstrap,
+      ),
+    };
+  }
+  return result;
+}
+
 export async function evaluateFile(
   inputJsonl: string,
   outJsonl: string,
@@ -348,7 +382,12 @@ export async function evaluateFile(
   fs.writeFileSync(outJsonl, lines.length > 0 ? `${lines.join('\n')}\n` : '');
 
   // A row with several invalid fields yields several BadRow entries but counts once.
-  const fileSummary = { input: inputJsonl, ...summary, badRows: new Set(badRows.map((bad) => bad.line)).size };
+  const fileSummary = {
+    input: inputJsonl,
+    ...summary,
+    badRows: new Set(badRows.map((bad) => bad.line)).size,
+    bySystem: summarizeBySystem(rows, scored, options.bootstrap),
+  };
   if (summaryJson !== undefined) {
     fs.writeFileSync(summaryJson, `${JSON.stringify({ ...fileSummary, badRowDetails: badRows }, null, 2)}\n`);
   }

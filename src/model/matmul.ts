@@ -42,6 +42,13 @@ function transposeLast2(x: tf.Tensor): tf.Tensor {
 /** op(a)·op(b) computed as 2-D products without transposed operands. Shapes follow tf.matMul (equal batch dims). */
 function plainMatMul(a: tf.Tensor, b: tf.Tensor, transposeA: boolean, transposeB: boolean): tf.Tensor {
   return tf.tidy(() => {
+    if (!transposeA && transposeB && a.rank === 2 && b.rank === 2) {
+      const [n, k] = a.shape;
+      const m = b.shape[0];
+      // a·bᵀ = (b·aᵀ)ᵀ: when a has few rows (decoding one token per sequence), transposing a and the
+      // product moves n·(k + m) values instead of the m·k of the weight b.
+      if (n * (k + m) < m * k) return tf.transpose(tf.matMul(b, tf.transpose(a)));
+    }
     const left = transposeA ? transposeLast2(a) : a;
     const right = transposeB ? transposeLast2(b) : b;
     if (left.rank === 2 && right.rank === 2) return tf.matMul(left, right);

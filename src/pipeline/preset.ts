@@ -82,6 +82,9 @@ const presetSchema = z
 
 export type Preset = z.infer<typeof presetSchema>;
 
+/** Projection names of a Llama-family decoder layer, the valid LoRA targets. */
+const LLAMA_PROJECTIONS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
+
 /** Folder of the preset files shipped with lora-lab. */
 export const PRESETS_DIR = path.join(projectRoot(), 'presets');
 
@@ -111,6 +114,12 @@ export function loadPreset(nameOrPath: string): Preset {
   }
   if (preset.model.numAttentionHeads % preset.model.numKeyValueHeads !== 0) {
     throw new Error(`${file}: field "model.numKeyValueHeads" (${preset.model.numKeyValueHeads}) must divide "model.numAttentionHeads" (${preset.model.numAttentionHeads}).`);
+  }
+  if (preset.lora.targetModules !== 'all-linear') {
+    const unknown = preset.lora.targetModules.filter((name) => !LLAMA_PROJECTIONS.includes(name));
+    if (unknown.length > 0) {
+      throw new Error(`${file}: field "lora.targetModules" has ${JSON.stringify(unknown)}, which match no projection; use names from ${LLAMA_PROJECTIONS.join(', ')}, or "all-linear".`);
+    }
   }
   for (const [field, length] of [['pretrain.seqLen', preset.pretrain.seqLen], ['lora.maxSeqLen', preset.lora.maxSeqLen]] as const) {
     if (length > preset.model.maxPositionEmbeddings) {

@@ -18,6 +18,7 @@ import type { ProgressCallback } from '../progress';
 import type { IntervalTable, LossSeries, MetricTable } from '../report/plotly';
 import { writeReport } from '../report/report';
 import { HfTokenizer } from '../tokenizer/hf-tokenizer';
+import { readTrainerState } from '../train/checkpoint';
 import { trainLoop, type TrainResult } from '../train/trainer';
 import { tokenizePair, tuningBatchForStep, collate } from './examples';
 import { loraConfigFromPreset, pretrainingDocuments, selectTuningPairs, splitTuningExamples, trainLossSeries } from './experiment-data';
@@ -120,6 +121,24 @@ function checkRunConfig(outDir: string, config: object): void {
   writeFileAtomic(file, text);
 }
 
+/**
+ * Returns the result of a training stage: from this invocation, or, when the stage's output was
+ * reused, from the final state its checkpoint recorded (loss curves and throughput).
+ */
+function stageResult(result: TrainResult | null, checkpointDir: string): TrainResult | null {
+  if (result) return result;
+  const state = readTrainerState(checkpointDir);
+  if (!state) return null;
+  return {
+    trainLoss: state.trainLoss,
+    evalLoss: state.evalLoss,
+    tokensPerSecond: state.tokensPerSecond ?? 0,
+    trainSeconds: state.trainSeconds ?? 0,
+    tokensSeen: state.tokensSeen,
+    resumedFromStep: state.step,
+  };
+}
+
 function lossSeries(name: string, result: TrainResult | null): LossSeries[] {
   return result ? trainLossSeries(name, result) : [];
 }
@@ -215,6 +234,7 @@ export async function runExperiment(options: RunOptions): Promise<RunSummary> {
       variables: lora.trainableVariables(),
       loss: batchLoss(model),
       batchForStep: (step) => tuningBatchForStep(trainExamples, step, l.batchSize, preset.seed, padId),
+      beforeStep: (step) => lora.setDropoutStep(step),
       steps: l.steps,
       learningRate: l.learningRate,
       warmupSteps: l.warmupSteps,
@@ -229,6 +249,10 @@ export async function runExperiment(options: RunOptions): Promise<RunSummary> {
     await saveAdapter(adapterDir, lora, baseModelDir);
     log(`LoRA: adapter saved to ${adapterDir} (PEFT layout)`);
   }
+
+  // A stage reused from an earlier invocation still reports the curves and speed its checkpoint kept.
+  if (!options.baseModelDir) pretrainResult = stageResult(pretrainResult, path.join(outDir, 'checkpoints', 'pretrain'));
+  loraResult = stageResult(loraResult, path.join(outDir, 'checkpoints', 'lora'));
 
   // 5. Generation: base (adapters off), base + LoRA, and the abstract as an extractive baseline.
   const predictionsFile = path.join(outDir, 'predictions.jsonl');
@@ -322,6 +346,9 @@ export async function runExperiment(options: RunOptions): Promise<RunSummary> {
     `ROUGE is F1 with the Porter stemmer, as Google's rouge_score computes it, against the reference exactly as the corpus stores it. Readability (FKGL, DCRS, CLI) follows textstat 0.7.4; the "${SYSTEMS.reference}" row shows what lay text scores on this corpus.`,
     `LoRA minus base, paired bootstrap: ${REPORT_METRICS.map((name) => `${name} ${paired[name].meanDifference >= 0 ? '+' : ''}${paired[name].meanDifference.toFixed(3)} (p=${paired[name].pValue.toFixed(3)})`).join(', ')}.`,
     `LoRA changed ${changed} of ${splits.evalPairs.length} generated summaries.`,
+    ...(splits.evalIds.length < 20
+      ? [`With ${splits.evalIds.length} articles the intervals and p-values are rough: a bootstrap over so few articles understates the uncertainty.`]
+      : []),
     options.baseModelDir
       ? `Base model: ${options.baseModelDir}.`
       : `The base model is a ${model.parameterCount().toLocaleString('en-US')}-parameter Llama pretrained here for ${preset.pretrain.steps} steps: it stands in for a downloaded checkpoint, so absolute scores are far below published systems.`,
@@ -349,6 +376,7 @@ export async function runExperiment(options: RunOptions): Promise<RunSummary> {
       machine: `${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
     },
     notes,
+    unrankedSystems: [SYSTEMS.reference],
   });
   model.dispose();
   log(`Report: ${files.report} (charts: ${files.charts.join(', ')})`);

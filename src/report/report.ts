@@ -51,6 +51,8 @@ export interface ReportInput {
   /** Unit of the length distributions, "words" unless given. */
   lengthUnit?: string;
   facts?: RunFacts;
+  /** Rows shown for reference only, which never get the bold "best" mark. */
+  unrankedSystems?: string[];
   /** Caveats a reader needs to judge the numbers, e.g. how many articles were scored. */
   notes?: string[];
 }
@@ -70,7 +72,7 @@ export const KNOWN_METRICS: Record<string, MetricInfo> = {
   rougel: { label: 'ROUGE-L', description: 'longest common subsequence F1 with the reference lay summary', higherIsBetter: true },
   rougelsum: {
     label: 'ROUGE-Lsum',
-    description: 'ROUGE-L computed per sentence and combined over the summary',
+    description: 'ROUGE-L over newline-separated sentences, combined by union LCS (rouge_score); equal to ROUGE-L for text without newlines',
     higherIsBetter: true,
   },
   bertscore: {
@@ -139,6 +141,8 @@ export function metricsMarkdownTable(
   metrics: MetricTable,
   intervals?: IntervalTable,
   overrides: Record<string, MetricInfo> = {},
+  /** Rows shown for reference (e.g. the reference summaries) that never get the bold "best" mark. */
+  unranked: string[] = [],
 ): string {
   const systems = Object.keys(metrics);
   const columns = metricColumns(metrics);
@@ -154,9 +158,10 @@ export function metricsMarkdownTable(
   const cells: string[][] = systems.map(() => []);
   for (const name of columns) {
     const values = systems.map((system) => metrics[system][name]);
+    const rankedValues = systems.map((system) => (unranked.includes(system) ? undefined : metrics[system][name]));
     const decimals = columnDecimals(values.filter((value): value is number => value !== undefined));
     const info = describeMetric(name, overrides);
-    const best = info && systems.length > 1 ? bestValue(values, info.higherIsBetter) : undefined;
+    const best = info && systems.length > 1 ? bestValue(rankedValues, info.higherIsBetter) : undefined;
 
     for (const [row, system] of systems.entries()) {
       const value = metrics[system][name];
@@ -165,7 +170,7 @@ export function metricsMarkdownTable(
         continue;
       }
       let text = value.toFixed(decimals);
-      if (best !== undefined && value === best) text = `**${text}**`;
+      if (best !== undefined && value === best && !unranked.includes(system)) text = `**${text}**`;
       const interval = intervals?.[system]?.[name];
       if (interval) text += ` [${interval[0].toFixed(decimals)}, ${interval[1].toFixed(decimals)}]`;
       cells[row].push(text);
@@ -198,8 +203,10 @@ const FACT_LABELS: Record<string, string> = {
   backend: 'TensorFlow.js backend',
   startedAt: 'started',
   finishedAt: 'finished',
-  durationSeconds: 'duration (s)',
+  durationSeconds: 'duration of this invocation (s)',
   trainTokensPerSecond: 'training throughput (tokens/s)',
+  pretrainTokensPerSecond: 'pretraining throughput (tokens/s)',
+  machine: 'machine',
   generationTokensPerSecond: 'generation throughput (tokens/s)',
 };
 
@@ -247,7 +254,7 @@ export function writeReport(outDir: string, input: ReportInput): ReportFiles {
   const sections: string[] = [`# ${input.title ?? 'lora-lab run report'}\n`];
 
   sections.push('## Results\n');
-  sections.push(metricsMarkdownTable(input.metrics, input.intervals, input.metricInfo));
+  sections.push(metricsMarkdownTable(input.metrics, input.intervals, input.metricInfo, input.unrankedSystems));
   if (input.intervals) {
     sections.push(`Values in brackets are confidence intervals${input.intervalMethod ? ` (${input.intervalMethod})` : ''}.\n`);
   }

@@ -12,6 +12,23 @@ export interface TrainerState {
   trainLoss: LossPoint[];
   evalLoss: LossPoint[];
   tokensSeen: number;
+  /** Training throughput and time of the run that finished the task; only the final checkpoint has them. */
+  tokensPerSecond?: number;
+  trainSeconds?: number;
+}
+
+/**
+ * Reads the loop state of a checkpoint without its tensors (loss curves, throughput), or null when
+ * `dir` holds none. Reports of a resumed run take their loss curves from here.
+ */
+export function readTrainerState(dir: string): TrainerState | null {
+  const file = path.join(dir, STATE_FILE);
+  if (!fs.existsSync(file)) return null;
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as TrainerState;
+  } catch (error) {
+    throw new Error(`${file}: not valid JSON (${(error as Error).message}); delete the checkpoint folder ${dir} to train again.`);
+  }
 }
 
 const STATE_FILE = 'trainer_state.json';
@@ -75,5 +92,13 @@ export async function loadTrainingCheckpoint(dir: string, variables: tf.Variable
     })),
   });
   file.close();
-  return { task: raw.task, step: raw.step, trainLoss: raw.trainLoss, evalLoss: raw.evalLoss, tokensSeen: raw.tokensSeen };
+  return {
+    task: raw.task,
+    step: raw.step,
+    trainLoss: raw.trainLoss,
+    evalLoss: raw.evalLoss,
+    tokensSeen: raw.tokensSeen,
+    tokensPerSecond: raw.tokensPerSecond,
+    trainSeconds: raw.trainSeconds,
+  };
 }

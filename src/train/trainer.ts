@@ -35,6 +35,8 @@ export interface TrainLoopOptions {
   checkpointDir?: string;
   checkpointEvery?: number;
   onProgress?: ProgressCallback;
+  /** Called with the step number before each training step, e.g. to seed dropout by step. */
+  beforeStep?: (step: number) => void;
 }
 
 export interface LossPoint {
@@ -79,6 +81,7 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainResult>
   const evalLoss: LossPoint[] = [];
   let startStep = 0;
   let tokensSeen = 0;
+  let restoredSpeed: { tokensPerSecond?: number; trainSeconds?: number } = {};
 
   if (options.checkpointDir && fs.existsSync(path.join(options.checkpointDir, 'trainer_state.json'))) {
     const restored = await loadTrainingCheckpoint(options.checkpointDir, options.variables, optimizer);
@@ -89,6 +92,7 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainResult>
     trainLoss.push(...restored.trainLoss);
     evalLoss.push(...restored.evalLoss);
     tokensSeen = restored.tokensSeen;
+    restoredSpeed = { tokensPerSecond: restored.tokensPerSecond, trainSeconds: restored.trainSeconds };
     progress({ kind: 'log', message: `${options.task}: resumed from the checkpoint at step ${startStep} in ${options.checkpointDir}` });
   }
 
@@ -110,6 +114,7 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainResult>
     }
 
     const started = performance.now();
+    options.beforeStep?.(step);
     const batch = options.batchForStep(step);
     const { value, grads } = tf.variableGrads(() => options.loss(batch, true), options.variables);
     const orderedGrads = options.variables.map((variable) => grads[variable.name]);
@@ -135,18 +140,30 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainResult>
     });
   }
 
-  if (options.evalBatches && options.evalBatches.length > 0) {
+  const alreadyFinished = startStep >= options.steps;
+  if (options.evalBatches && options.evalBatches.length > 0 && !alreadyFinished) {
     evalLoss.push({ step: options.steps, loss: meanEvalLoss(options.loss, options.evalBatches) });
   }
-  if (options.checkpointDir) {
-    await saveTrainingCheckpoint(options.checkpointDir, { task: options.task, step: options.steps, trainLoss, evalLoss, tokensSeen }, options.variables, optimizer);
+  let trainSeconds = trainMilliseconds / 1000;
+  let tokensPerSecond = trainSeconds > 0 ? tokensThisRun / trainSeconds : 0;
+  if (alreadyFinished) {
+    // Nothing ran now: report the speed of the run that finished the task.
+    trainSeconds = restoredSpeed.trainSeconds ?? 0;
+    tokensPerSecond = restoredSpeed.tokensPerSecond ?? 0;
+  }
+  if (options.checkpointDir && !alreadyFinished) {
+    await saveTrainingCheckpoint(
+      options.checkpointDir,
+      { task: options.task, step: options.steps, trainLoss, evalLoss, tokensSeen, tokensPerSecond, trainSeconds },
+      options.variables,
+      optimizer,
+    );
   }
   optimizer.dispose();
-  const trainSeconds = trainMilliseconds / 1000;
   const result: TrainResult = {
     trainLoss,
     evalLoss,
-    tokensPerSecond: trainSeconds > 0 ? tokensThisRun / trainSeconds : 0,
+    tokensPerSecond,
     trainSeconds,
     tokensSeen,
     resumedFromStep: startStep,
