@@ -95,6 +95,7 @@ export class LoraModel {
       layer.dispose();
     }
     this.adapters.clear();
+    this.unfreezeBase();
   }
 
   /** Puts the frozen base layers back, unmerging first, and frees the adapter tensors. */
@@ -105,6 +106,14 @@ export class LoraModel {
       layer.dispose();
     }
     this.adapters.clear();
+    this.unfreezeBase();
+  }
+
+  /** Lets the base projections compute weight gradients again, for training without adapters. */
+  private unfreezeBase(): void {
+    for (const layer of this.model.linearLayers().values()) {
+      if (layer instanceof Linear) layer.frozen = false;
+    }
   }
 }
 
@@ -131,6 +140,10 @@ export function injectLora(model: LoraTargetModel, config: LoraConfig, options: 
     }
   }
 
+  // Only the adapters train, so no base projection needs a weight gradient.
+  for (const layer of layers.values()) {
+    if (layer instanceof Linear) layer.frozen = true;
+  }
   let index = 0;
   for (const [path, layer] of layers) {
     if (!isLoraTarget(path, config, options.targetRegex)) continue;

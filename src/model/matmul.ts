@@ -13,8 +13,10 @@ export const wasmWorkaround = { enabled: true };
  * transposed products. So on wasm this op materialises transposes with tf.transpose, splits batches
  * into 2-D products, and defines its gradient with the same rules. Other backends use tf.matMul.
  */
-export function matMul(a: tf.Tensor, b: tf.Tensor, transposeA = false, transposeB = false): tf.Tensor {
+export function matMul(a: tf.Tensor, b: tf.Tensor, transposeA = false, transposeB = false, options: { gradientOfB?: boolean } = {}): tf.Tensor {
   if (tf.getBackend() !== 'wasm' || !wasmWorkaround.enabled) return tf.matMul(a, b, transposeA, transposeB);
+  // A frozen weight as b needs no gradient; zeros cost far less than the product that would compute it.
+  const gradientOfB = options.gradientOfB ?? true;
   const product = tf.customGrad(((x: tf.Tensor, y: tf.Tensor, save: tf.GradSaveFunc) => {
     save([x, y]);
     return {
@@ -23,6 +25,7 @@ export function matMul(a: tf.Tensor, b: tf.Tensor, transposeA = false, transpose
         const [savedA, savedB] = saved;
         // With C = op(A)·op(B): d op(A) = dC·op(B)ᵀ and d op(B) = op(A)ᵀ·dC; undo op() on the way back.
         const gradA = transposeA ? plainMatMul(savedB, dy, transposeB, true) : plainMatMul(dy, savedB, false, !transposeB);
+        if (!gradientOfB) return [gradA, tf.zerosLike(savedB)];
         const gradB = transposeB ? plainMatMul(dy, savedA, true, transposeA) : plainMatMul(savedA, dy, !transposeA, false);
         return [gradA, gradB];
       },
