@@ -1,4 +1,5 @@
 import { type ElifeArticle, type ElifeCorpus, type ElifePair, requireSplit } from './elife';
+import { seededRandom } from '../random';
 
 export interface SplitOptions {
   /** Seed of the shuffle that picks the held-out articles. */
@@ -18,18 +19,6 @@ export interface ExperimentSplits {
   tuningPairs: ElifePair[];
 }
 
-/** mulberry32: a small 32-bit PRNG, so that a seed gives the same held-out set on every platform. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function byId(a: { id: string }, b: { id: string }): number {
   if (a.id === b.id) return 0;
   return a.id < b.id ? -1 : 1;
@@ -46,7 +35,7 @@ export function selectEvaluationPairs(pairs: ElifePair[], options: SplitOptions)
   if (size > pairs.length) throw new Error(`Evaluation size ${size} exceeds the ${pairs.length} validation pairs available; choose at most ${pairs.length}.`);
 
   const shuffled = [...pairs].sort(byId);
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   for (let i = shuffled.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
     [shuffled[i], shuffled[j]] = [shuffled[j], shuffled[i]];

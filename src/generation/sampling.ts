@@ -3,6 +3,11 @@
  * repetition penalty, temperature, top-k, top-p, then argmax (greedy) or a draw from the softmax.
  */
 
+import { seededRandom } from '../random';
+
+/** Returns a deterministic uniform [0, 1) generator, so sampling with a seed is repeatable. */
+export const createRng = seededRandom;
+
 export interface SamplingOptions {
   /** false (default): greedy argmax, like HF's do_sample=False; true: draw from the processed distribution. */
   doSample?: boolean;
@@ -14,18 +19,6 @@ export interface SamplingOptions {
   topP?: number;
   /** CTRL-style penalty (> 1 discourages repeats) on every token already in the row; default 1 (off). */
   repetitionPenalty?: number;
-}
-
-/** Returns a deterministic uniform [0, 1) generator (mulberry32), so sampling with a seed is repeatable. */
-export function createRng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function validateSamplingOptions(options: SamplingOptions): void {

@@ -4,6 +4,10 @@
  * Resampling uses a seeded PRNG, so the same inputs and seed give the same numbers.
  */
 
+import { seededRandom } from '../random';
+
+export { seededRandom };
+
 export interface BootstrapOptions {
   /** Number of bootstrap resamples. Default 1000. */
   resamples?: number;
@@ -29,18 +33,6 @@ export interface PairedTestResult {
   /** Two-sided p-value for "no difference"; see pairedBootstrapTest. */
   pValue: number;
   n: number;
-}
-
-/** Creates a mulberry32 PRNG (32-bit state) returning floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Linear-interpolation quantile of sorted values (numpy's default "linear" method). */

@@ -1,5 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { writeFileAtomic } from '../atomic-file';
+
+export { writeFileAtomic };
 
 /**
  * safetensors reading and writing. Layout: u64 little-endian header length N, N bytes of JSON mapping each
@@ -201,16 +204,3 @@ export function writeSafetensors(file: string, tensors: NamedTensor[], metadata:
   }
 }
 
-/** Writes `text` to `file` through a temporary file and a rename, like writeSafetensors. */
-export function writeFileAtomic(file: string, text: string): void {
-  const dir = path.dirname(path.resolve(file));
-  fs.mkdirSync(dir, { recursive: true });
-  const temporary = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
-  try {
-    fs.writeFileSync(temporary, text);
-    fs.renameSync(temporary, file);
-  } catch (error) {
-    fs.rmSync(temporary, { force: true });
-    throw error;
-  }
-}

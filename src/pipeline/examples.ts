@@ -4,6 +4,7 @@ import type { ElifePair } from '../data/elife';
 import type { HfTokenizer } from '../tokenizer/hf-tokenizer';
 import type { TrainBatch } from '../train/trainer';
 import { IGNORE_INDEX } from '../model/loss';
+import { seededRandom } from '../random';
 
 /** A tokenised tuning example: prompt tokens are not scored, target tokens (ending in EOS) are. */
 export interface TokenizedExample {
@@ -73,18 +74,6 @@ export function collate(examples: TokenizedExample[], padTokenId: number): Train
     inputIds: examples.map((example) => pad(example.inputIds, padTokenId)),
     labels: examples.map((example) => pad(example.labels, IGNORE_INDEX)),
     attentionMask: examples.map((example) => pad(example.inputIds.map(() => 1), 0)),
-  };
-}
-
-/** mulberry32, so that a seed gives the same batches on every platform. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 

@@ -148,14 +148,20 @@ export async function runExperiment(options: RunOptions): Promise<RunSummary> {
   const started = Date.now();
   const { preset, log } = options;
   const outDir = path.resolve(options.outDir);
-  fs.mkdirSync(outDir, { recursive: true });
 
   const backend = await initBackend();
   log(describeBackend(backend));
 
   // 1. Data
   const corpusDir = await locateCorpus(options);
+  if (options.dataDir && !hasSplitFiles(corpusDir)) {
+    throw new Error(
+      `--data ${corpusDir} contains no eLife split files. Expected train.jsonl, val.jsonl and test.jsonl (or the published train.json, val.json, test.json); val is required for evaluation.`,
+    );
+  }
   const corpus = loadCorpus(corpusDir);
+  // The output folder is created only once the data has loaded, so a bad --data leaves nothing behind.
+  fs.mkdirSync(outDir, { recursive: true });
   checkRunConfig(outDir, { preset, corpusDir, baseModelDir: options.baseModelDir ?? null });
   logCorpus(corpus, outDir, log);
   const splits = makeSplits(corpus, { seed: preset.seed, size: preset.data.evalSize });

@@ -1,6 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Config, Data, Layout } from 'plotly.js-dist-min';
+import { writeFileAtomic } from '../atomic-file';
+
+export { writeFileAtomic };
 
 /** A plotly.js figure as Plotly.newPlot takes it. */
 export interface PlotlyFigure {
@@ -189,23 +192,6 @@ export function scriptJson(value: unknown): string {
 
 export function escapeHtml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
-
-/**
- * Writes a file through a temporary file in the same folder and a rename,
- * so a reader never sees a half-written file. Creates the folder if needed.
- */
-export function writeFileAtomic(file: string, contents: string): void {
-  const dir = path.dirname(file);
-  fs.mkdirSync(dir, { recursive: true });
-  const temporary = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
-  try {
-    fs.writeFileSync(temporary, contents);
-    fs.renameSync(temporary, file);
-  } catch (error) {
-    fs.rmSync(temporary, { force: true });
-    throw error;
-  }
 }
 
 /** Renders a figure as a standalone HTML page with plotly.js inline, so it opens without network access. */
