@@ -352,6 +352,7 @@ export async function runExperiment(options: RunOptions): Promise<RunSummary> {
     `ROUGE is F1 with the Porter stemmer, as Google's rouge_score computes it, against the reference exactly as the corpus stores it. Readability (FKGL, DCRS, CLI) follows textstat 0.7.4; the "${SYSTEMS.reference}" row shows what lay text scores on this corpus.`,
     `LoRA minus base, paired bootstrap: ${REPORT_METRICS.map((name) => `${name} ${paired[name].meanDifference >= 0 ? '+' : ''}${paired[name].meanDifference.toFixed(3)} (p=${paired[name].pValue.toFixed(3)})`).join(', ')}.`,
     `LoRA changed ${changed} of ${splits.evalPairs.length} generated summaries.`,
+    'Readability formulas reward short words and sentences whatever they say, so a low grade for repetitive generated text is not evidence of lay language: read the example below before reading the FKGL, DCRS and CLI columns.',
     ...(splits.evalIds.length < 20
       ? [`With ${splits.evalIds.length} articles the intervals and p-values are rough: a bootstrap over so few articles understates the uncertainty.`]
       : []),
