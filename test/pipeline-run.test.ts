@@ -98,7 +98,7 @@ test('lora-lab run --fresh keeps unrelated folders', () => {
   fs.writeFileSync(path.join(dir, 'notes.txt'), 'not a run');
   const result = runCli(['run', '--preset', 'quick', '--out', dir, '--fresh', '--no-fetch']);
   assert.equal(result.status, 1);
-  assert.match(result.stderr, /--fresh refuses to delete .*: it is not a lora-lab run folder/);
+  assert.match(result.stderr, /--fresh did not delete .*: it is not a lora-lab run folder/);
   assert.ok(fs.existsSync(path.join(dir, 'notes.txt')));
 });
 

@@ -20,7 +20,7 @@ function removeRunFolder(outDir: string): void {
   if (!fs.existsSync(outDir)) return;
   const entries = fs.readdirSync(outDir);
   if (entries.length > 0 && !entries.includes('run_config.json')) {
-    throw new Error(`--fresh refuses to delete ${outDir}: it is not a lora-lab run folder (no run_config.json). Remove it yourself or choose another --out.`);
+    throw new Error(`--fresh did not delete ${outDir}: it is not a lora-lab run folder (no run_config.json). Remove it yourself or choose another --out.`);
   }
   fs.rmSync(outDir, { recursive: true, force: true });
 }

@@ -45,12 +45,12 @@ export function readAdapterConfig(dir: string): ReturnType<typeof parseAdapterCo
 
 /**
  * Wraps the model's targeted layers with LoRA and loads A and B from a PEFT adapter folder.
- * Every targeted module must have both tensors with shapes A [r, in] and B [out, r], and every
- * tensor in the file must belong to a targeted module; otherwise the error names the tensor.
+ * Every targeted module must have both tensors with shapes A [r, in] and B [out, r]. Every tensor
+ * in the file must belong to a targeted module. Otherwise the error names the tensor.
  */
 export function loadAdapter(model: LoraTargetModel, dir: string): LoraModel {
   const { config, targetRegex, baseModel } = readAdapterConfig(dir);
-  // Most mismatches mean the adapter was trained for another base model, so every error says which one.
+  // Most mismatches mean the adapter was trained for another base model, so every error names it.
   const trainedFor = baseModel ? ` The adapter was trained for base model "${baseModel}" (base_model_name_or_path); load it with that model.` : '';
   const weightsFile = path.join(dir, ADAPTER_WEIGHTS_FILE);
   if (!fs.existsSync(weightsFile)) {

@@ -116,7 +116,7 @@ function checkRunConfig(outDir: string, config: object): void {
   const file = path.join(outDir, 'run_config.json');
   const text = `${JSON.stringify(config, null, 2)}\n`;
   if (fs.existsSync(file) && fs.readFileSync(file, 'utf8') !== text) {
-    throw new Error(`${outDir} holds a run with a different configuration (${file}). Pass --fresh to start over there, or choose another --out.`);
+    throw new Error(`${outDir} contains a run with a different configuration (${file}). Pass --fresh to start over there, or choose another --out.`);
   }
   writeFileAtomic(file, text);
 }

@@ -19,7 +19,7 @@ export interface TrainerState {
 
 /**
  * Reads the loop state of a checkpoint without its tensors (loss curves, throughput), or null when
- * `dir` holds none. Reports of a resumed run take their loss curves from here.
+ * `dir` contains none. Reports of a resumed run take their loss curves from here.
  */
 export function readTrainerState(dir: string): TrainerState | null {
   const file = path.join(dir, STATE_FILE);
@@ -66,7 +66,7 @@ export async function loadTrainingCheckpoint(dir: string, variables: tf.Variable
   const raw = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as TrainerState & { optimizerStep: number; variableCount: number };
   if (raw.variableCount !== variables.length) {
     throw new Error(
-      `${stateFile}: the checkpoint holds ${raw.variableCount} variables but this run trains ${variables.length}. ` +
+      `${stateFile}: the checkpoint contains ${raw.variableCount} variables but this run trains ${variables.length}. ` +
         'The model or LoRA configuration changed; delete the checkpoint folder to start over.',
     );
   }

@@ -12,7 +12,7 @@ export interface TrainBatch {
   attentionMask?: number[][];
 }
 
-/** What the loop needs from a model: a differentiable scalar loss for a batch. */
+/** Loss function the loop calls: a differentiable scalar loss of the model on a batch. */
 export type BatchLoss = (batch: TrainBatch, training: boolean) => tf.Scalar;
 
 export interface TrainLoopOptions {
