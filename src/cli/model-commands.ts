@@ -146,6 +146,9 @@ export function registerModelCommands(program: Command): void {
       try {
         if (Boolean(options.prompt) === Boolean(options.prompts)) throw new Error('Give exactly one of --prompt TEXT or --prompts FILE.');
         const prompts: string[] = options.prompt !== undefined ? [options.prompt] : readPrompts(options.prompts);
+        if (!fs.existsSync(options.model) || !fs.statSync(options.model).isDirectory()) {
+          throw new Error(`Model folder not found: ${options.model}. Pass a Hugging Face model folder with config.json, safetensors weights and tokenizer.json.`);
+        }
         const tokenizer = await HfTokenizer.fromDir(options.model);
         const model = await loadModel(options.model, options.adapter);
         const decode = (ids: number[]) => tokenizer.decode(ids, { skipSpecialTokens: true });
