@@ -3,6 +3,18 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { projectRoot } from '../paths';
 
+/** Fields of a training stage that trainLoop takes, shared by pretraining and LoRA tuning. */
+const trainingFields = {
+  steps: z.number().int().min(1),
+  batchSize: z.number().int().min(1),
+  learningRate: z.number().positive(),
+  warmupSteps: z.number().int().min(0),
+  weightDecay: z.number().min(0),
+  maxGradNorm: z.number().positive(),
+  evalEvery: z.number().int().min(0),
+  checkpointEvery: z.number().int().min(0),
+};
+
 /**
  * An experiment preset: every size, step count and rate of a run, kept in presets/NAME.json so
  * runs are reproducible and comparable without reading code.
@@ -37,15 +49,8 @@ const presetSchema = z
       .strict(),
     pretrain: z
       .object({
-        steps: z.number().int().min(1),
-        batchSize: z.number().int().min(1),
+        ...trainingFields,
         seqLen: z.number().int().min(8),
-        learningRate: z.number().positive(),
-        warmupSteps: z.number().int().min(0),
-        weightDecay: z.number().min(0),
-        maxGradNorm: z.number().positive(),
-        evalEvery: z.number().int().min(0),
-        checkpointEvery: z.number().int().min(0),
       })
       .strict(),
     lora: z
@@ -55,18 +60,11 @@ const presetSchema = z
         loraDropout: z.number().min(0).max(0.99),
         targetModules: z.union([z.array(z.string().min(1)).min(1), z.literal('all-linear')]),
         useRslora: z.boolean(),
-        steps: z.number().int().min(1),
-        batchSize: z.number().int().min(1),
+        ...trainingFields,
         /** Prompt and target together are cut to this many tokens; the abstract is shortened first. */
         maxSeqLen: z.number().int().min(32),
         /** Target tokens kept at most, so a long summary cannot push the whole abstract out. */
         maxTargetTokens: z.number().int().min(8),
-        learningRate: z.number().positive(),
-        warmupSteps: z.number().int().min(0),
-        weightDecay: z.number().min(0),
-        maxGradNorm: z.number().positive(),
-        evalEvery: z.number().int().min(0),
-        checkpointEvery: z.number().int().min(0),
       })
       .strict(),
     generation: z
