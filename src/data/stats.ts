@@ -87,7 +87,7 @@ let danfo: typeof Danfo | null = null;
  * Loads danfojs-node. danfojs-node requires @tensorflow/tfjs-node, whose native addon is absent
  * where its install script did not run. The pure-JS @tensorflow/tfjs is then used in its place
  * during this one require, as the package.json override of danfojs-node intends.
- * The stand-in is removed from the module cache afterwards, so backend selection still sees
+ * The stand-in is removed from the module cache afterwards, so backend selection still finds
  * the real tfjs-node.
  */
 export function loadDanfo(): typeof Danfo {
@@ -96,11 +96,8 @@ export function loadDanfo(): typeof Danfo {
     danfo = require('danfojs-node') as typeof Danfo;
     return danfo;
   }
-  // danfojs-node requires @tensorflow/tfjs-node, which lora-lab keeps as an optional dependency that
-  // is usually installed without its native addon (its install script downloads libtensorflow).
-  // npm dedupes danfojs-node's copy onto that one, so package.json's override cannot help. For this
-  // one require, the pure-JS @tensorflow/tfjs stands in; it is removed from the module cache after,
-  // so backend selection still sees the real package.
+  // npm dedupes danfojs-node's @tensorflow/tfjs-node onto lora-lab's optional copy, so the
+  // package.json override never takes effect, and the stand-in below is needed.
   const tfjsNodePath = require.resolve('@tensorflow/tfjs-node');
   require.cache[tfjsNodePath] = { id: tfjsNodePath, filename: tfjsNodePath, loaded: true, exports: require('@tensorflow/tfjs') } as NodeJS.Module;
   try {
