@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { SafetensorsFile } from '../src/model/safetensors';
 import { loadPreset } from '../src/pipeline/preset';
+import { configDifferences } from '../src/pipeline/run';
 import { sharedPath } from './helpers/shared';
 
 const repoRoot = path.resolve(__dirname, '..');
@@ -128,4 +129,9 @@ test('lora-lab run rejects an invalid preset field', () => {
   const result = runCli(['run', '--preset', file, '--no-fetch']);
   assert.equal(result.status, 1);
   assert.match(result.stderr, /invalid preset:\n\s+field "lora\.r"/);
+});
+
+test('configDifferences ignores key order', () => {
+  assert.deepEqual(configDifferences({ a: 1, b: { c: 2, d: [1, 2] } }, { b: { d: [1, 2], c: 2 }, a: 1 }), []);
+  assert.deepEqual(configDifferences({ a: 1, b: { c: 2 } }, { a: 1, b: { c: 3 }, e: true }), ['b.c', 'e']);
 });

@@ -123,3 +123,10 @@ test('metricComparisonFigure error bars', () => {
 test('metricComparisonFigure rejects empty input', () => {
   assert.throws(() => metricComparisonFigure({}), /at least one system/);
 });
+
+test('metricComparisonFigure lists every system once in the legend', () => {
+  // "reference" has no ROUGE value, so its first bar is in the second panel.
+  const figure = metricComparisonFigure({ base: { rouge1: 0.2, fkgl: 9 }, reference: { fkgl: 11 } });
+  const legendEntries = figure.data.filter((trace) => (trace as { showlegend?: boolean }).showlegend).map((trace) => (trace as { name?: string }).name);
+  assert.deepEqual(legendEntries, ['base', 'reference']);
+});

@@ -59,7 +59,7 @@ test('writeReport files and links', () => {
   assert.deepEqual(fs.readdirSync(path.join(dir, 'charts')).sort(), ['lengths.html', 'loss.html', 'metrics.html']);
 
   const metricsChart = fs.readFileSync(path.join(dir, 'charts', 'metrics.html'), 'utf8');
-  assert.ok(metricsChart.includes('"title":{"text":"ROUGE-1 (higher is better)"}'));
+  assert.ok(metricsChart.includes('"title":{"text":"ROUGE-1 ↑"}'));
 
   const report = fs.readFileSync(files.report, 'utf8');
   assert.ok(report.includes('| lora | **0.4500** [0.4300, 0.4800] |'));

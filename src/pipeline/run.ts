@@ -114,11 +114,32 @@ function logCorpus(corpus: ElifeCorpus, outDir: string, log: (line: string) => v
 /** Refuses to mix two configurations in one output folder, since stages resume from what is there. */
 function checkRunConfig(outDir: string, config: object): void {
   const file = path.join(outDir, 'run_config.json');
-  const text = `${JSON.stringify(config, null, 2)}\n`;
-  if (fs.existsSync(file) && fs.readFileSync(file, 'utf8') !== text) {
-    throw new Error(`${outDir} contains a run with a different configuration (${file}). Pass --fresh to start over there, or choose another --out.`);
+  if (fs.existsSync(file)) {
+    let previous: unknown;
+    try {
+      previous = JSON.parse(fs.readFileSync(file, 'utf8'));
+    } catch (error) {
+      throw new Error(`${file}: not valid JSON (${(error as Error).message}). Pass --fresh to start over there, or choose another --out.`);
+    }
+    const differences = configDifferences(previous, config);
+    if (differences.length > 0) {
+      throw new Error(
+        `${outDir} contains a run with a different configuration (${file}): ${differences.slice(0, 5).join(', ')}. ` +
+          'Pass --fresh to start over there, or choose another --out.',
+      );
+    }
   }
-  writeFileAtomic(file, text);
+  writeFileAtomic(file, `${JSON.stringify(config, null, 2)}\n`);
+}
+
+/** Lists the dotted paths where two JSON values differ; key order does not count. */
+export function configDifferences(a: unknown, b: unknown, prefix = ''): string[] {
+  const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+  if (isObject(a) && isObject(b)) {
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+    return keys.flatMap((key) => configDifferences(a[key], b[key], prefix ? `${prefix}.${key}` : key));
+  }
+  return JSON.stringify(a) === JSON.stringify(b) ? [] : [prefix || '(root)'];
 }
 
 /**

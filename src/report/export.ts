@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { SYSTEMS } from '../pipeline/run';
 import { readPredictions } from '../pipeline/stages';
 import { type IntervalTable, type MetricTable, histogramFigure, lossCurveFigure, metricComparisonFigure, writeFileAtomic, writePlotlyHtml } from './plotly';
-import { describeMetric, metricsMarkdownTable } from './report';
+import { describeMetric, metricAxisLabels, metricsMarkdownTable } from './report';
 import { readLossCurves, readRunMetrics, type RunMetrics, selectMetrics, summaryLengths } from './run-files';
 
 /** Metrics of the blog table, as in the run report; the _p/_r parts and FRE stay in metrics.json. */
@@ -83,11 +83,7 @@ export function exportBlogAssets(options: { runDir: string; outDir: string; metr
   writeFileAtomic(files.markdown, resultsMarkdown(run, metricNames));
   writeFileAtomic(files.csv, resultsCsv(metrics, intervals, metricNames));
 
-  const metricLabels: Record<string, string> = {};
-  for (const name of metricNames) {
-    const info = describeMetric(name);
-    if (info) metricLabels[name] = `${info.label} (${info.higherIsBetter ? 'higher' : 'lower'} is better)`;
-  }
+  const metricLabels = metricAxisLabels(metricNames);
   const metricsChart = path.join(outDir, 'charts', 'metrics.html');
   writePlotlyHtml(metricsChart, metricComparisonFigure(metrics, intervals, { title: 'Metrics by system', metricLabels }), { title: 'Metrics by system' });
   files.charts.push(metricsChart);

@@ -101,18 +101,22 @@ export function metricComparisonFigure(
   }
 
   const data: Data[] = [];
+  // Each system gets one legend entry, on its first bar, even when it has no value in the first panel.
+  const inLegend = new Set<string>();
   for (const [metricIndex, metric] of metricNames.entries()) {
     const axisSuffix = metricIndex === 0 ? '' : String(metricIndex + 1);
     for (const [systemIndex, system] of systems.entries()) {
       const value = metrics[system][metric];
       if (value === undefined) continue;
+      const showlegend = !inLegend.has(system);
+      inLegend.add(system);
 
       const interval = intervals?.[system]?.[metric];
       data.push({
         type: 'bar',
         name: system,
         legendgroup: system,
-        showlegend: metricIndex === 0,
+        showlegend,
         x: [system],
         y: [value],
         xaxis: `x${axisSuffix}` as 'x',

@@ -113,6 +113,19 @@ function metricKey(name: string): string {
 }
 
 /** Looks up a metric's description: the caller's metricInfo first, then KNOWN_METRICS. */
+/**
+ * Returns short panel titles for the metrics chart, e.g. "ROUGE-1 ↑" and "FKGL ↓". The arrow gives
+ * the better direction; longer titles overlap when seven panels share one row.
+ */
+export function metricAxisLabels(names: readonly string[], overrides: Record<string, MetricInfo> = {}): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const name of names) {
+    const info = describeMetric(name, overrides);
+    if (info) labels[name] = `${info.label} ${info.higherIsBetter ? '↑' : '↓'}`;
+  }
+  return labels;
+}
+
 export function describeMetric(name: string, overrides: Record<string, MetricInfo> = {}): MetricInfo | undefined {
   return overrides[name] ?? KNOWN_METRICS[metricKey(name)];
 }
@@ -230,11 +243,7 @@ export function writeReport(outDir: string, input: ReportInput): ReportFiles {
 
   if (metricColumns(input.metrics).length > 0) {
     const file = path.join(chartsDir, 'metrics.html');
-    const metricLabels: Record<string, string> = {};
-    for (const name of metricColumns(input.metrics)) {
-      const info = describeMetric(name, input.metricInfo);
-      if (info) metricLabels[name] = `${info.label} (${info.higherIsBetter ? 'higher' : 'lower'} is better)`;
-    }
+    const metricLabels = metricAxisLabels(metricColumns(input.metrics), input.metricInfo);
     const figure = metricComparisonFigure(input.metrics, input.intervals, { title: 'Metrics by system', metricLabels });
     writePlotlyHtml(file, figure, { title: 'Metrics by system' });
     charts.push({ file, title: 'Metrics by system' });
