@@ -25,6 +25,18 @@ function numberOption(value: string): number {
   return parsed;
 }
 
+function positiveNumberOption(value: string): number {
+  const parsed = numberOption(value);
+  if (!(parsed > 0)) throw new InvalidArgumentError(`expected a number > 0, got "${value}"`);
+  return parsed;
+}
+
+function probabilityOption(value: string): number {
+  const parsed = numberOption(value);
+  if (!(parsed > 0 && parsed <= 1)) throw new InvalidArgumentError(`expected a probability in (0, 1], got "${value}"`);
+  return parsed;
+}
+
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
@@ -133,10 +145,10 @@ export function registerModelCommands(program: Command): void {
     .option('--prompts <file>', 'prompts file: JSONL rows {"prompt": text}, or one prompt per line')
     .option('--max-new-tokens <n>', 'maximum number of generated tokens per prompt', integerOption(0), 64)
     .option('--sample', 'sample from the distribution instead of greedy decoding')
-    .option('--temperature <t>', 'sampling temperature (with --sample)', numberOption, 1)
+    .option('--temperature <t>', 'sampling temperature (with --sample)', positiveNumberOption, 1)
     .option('--top-k <k>', 'keep the k most likely tokens when sampling (0 keeps all)', integerOption(0), 0)
-    .option('--top-p <p>', 'nucleus sampling: keep the most likely tokens up to this probability mass', numberOption, 1)
-    .option('--repetition-penalty <x>', 'penalty for tokens already in the sequence (1 is off)', numberOption, 1)
+    .option('--top-p <p>', 'nucleus sampling: keep the most likely tokens up to this probability mass', probabilityOption, 1)
+    .option('--repetition-penalty <x>', 'penalty for tokens already in the sequence (1 is off)', positiveNumberOption, 1)
     .option('--seed <n>', 'seed of the sampling generator', integerOption(0), 0)
     .option('--stop <text>', 'stop a prompt when its new text contains this string (repeatable)', collect, [] as string[])
     .option('--batch-size <n>', 'prompts decoded together', integerOption(1), 8)
