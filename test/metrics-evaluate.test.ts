@@ -119,3 +119,16 @@ test('evaluateFile summarizes each system separately', async () => {
   assert.equal(summary.bySystem.copy.duplicateIds, 0);
   assert.equal(summary.bySystem.other.duplicateIds, 1);
 });
+
+test('evaluateFile counts empty predictions', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'evaluate-empty-'));
+  const input = path.join(dir, 'rows.jsonl');
+  const rows = [
+    { id: 'a', prediction: '  ', reference: 'the cat sat on the mat' },
+    { id: 'b', prediction: 'the cat sat', reference: 'the cat sat on the mat' },
+  ];
+  fs.writeFileSync(input, rows.map((row) => JSON.stringify(row)).join('\n') + '\n');
+  const { summary } = await evaluateFile(input, path.join(dir, 'out.jsonl'));
+  assert.equal(summary.emptyPredictions, 1);
+  assert.equal(summary.rows, 2);
+});

@@ -109,6 +109,9 @@ async function runEvaluation(options: EvaluateCommandOptions, bertScore?: BertSc
       console.log(`${name.padEnd(12)} ${mean.toFixed(4)}  95% CI [${low.toFixed(4)}, ${high.toFixed(4)}]${rowsNote}`);
     }
   }
+  if (summary.emptyPredictions > 0) {
+    console.error(`Warning: ${summary.emptyPredictions} rows have an empty prediction; they score 0 on ROUGE and out-of-range readability values, which pull the means.`);
+  }
   if (summary.bySystem) {
     console.log('Per system (rows carry a "system" field; the overall means above mix them):');
     for (const [system, group] of Object.entries(summary.bySystem)) {

@@ -321,7 +321,7 @@ function describe(value: unknown): string {
 export interface EvaluateFileResult {
   /** `badRows` is the number of input lines that could not be scored. */
   /** `bySystem` holds per-system summaries when rows carry a `system` field, else null. */
-  summary: EvaluationSummary & { input: string; badRows: number; bySystem: Record<string, SystemSummary> | null };
+  summary: EvaluationSummary & { input: string; badRows: number; emptyPredictions: number; bySystem: Record<string, SystemSummary> | null };
   badRows: BadRow[];
 }
 
@@ -386,6 +386,8 @@ export async function evaluateFile(
     input: inputJsonl,
     ...summary,
     badRows: new Set(badRows.map((bad) => bad.line)).size,
+    // Empty predictions are scored (ROUGE 0, extreme readability values), so they are counted for the caller to see.
+    emptyPredictions: rows.filter((row) => row.prediction.trim() === '').length,
     bySystem: summarizeBySystem(rows, scored, options.bootstrap),
   };
   if (summaryJson !== undefined) {
