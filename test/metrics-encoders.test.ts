@@ -44,7 +44,7 @@ test('hidden state last layer gives logits', async () => {
   const state = llamaHiddenState(model, input, model.config.numHiddenLayers);
   const logits = model.linearLayers().get('lm_head')!.apply(state, false);
   const actual = (await logits.array()) as number[][][];
-  // The PyTorch reference logits are rounded to 6 significant digits; the fixture README asks for 1e-4.
+  // The PyTorch reference logits are rounded to 6 significant digits, so they are compared at 1e-4·max(1, |v|).
   const expected = cases.expected.base.logits[0];
   let maxDifference = 0;
   for (let t = 0; t < expected.length; t++) {
@@ -104,7 +104,9 @@ test('encoder idf weights follow formula', async () => {
   const idf = computeIdf(embeddings.map((embedding) => embedding.tokens));
   const inBoth = embeddings[0].tokens.filter((token) => embeddings[1].tokens.includes(token));
   const onlyFirst = embeddings[0].tokens.filter((token) => !embeddings[1].tokens.includes(token));
-  assert.ok(inBoth.length > 0 && onlyFirst.length > 0, `tokens ${JSON.stringify(embeddings.map((e) => e.tokens))}`);
+  const tokenLists = JSON.stringify(embeddings.map((e) => e.tokens));
+  assert.ok(inBoth.length > 0, `some tokens are shared: ${tokenLists}`);
+  assert.ok(onlyFirst.length > 0, `some tokens are only in the first text: ${tokenLists}`);
   for (const token of inBoth) near(idf.weights.get(token)!, Math.log(3 / 3), 1e-12, `idf of shared token ${token}`);
   for (const token of onlyFirst) near(idf.weights.get(token)!, Math.log(3 / 2), 1e-12, `idf of token ${token}`);
   near(idf.unseenWeight, Math.log(3), 1e-12, 'unseen idf');
@@ -180,7 +182,8 @@ test('ldfacts with lora-lab model', async () => {
   const source = 'Tom had a red ball. He played with it in the park. The sun was warm. His dog ran after the ball.';
   const copied = await longDocFactScore(source, 'He played with it in the park.', { encoder, scorer });
   const unrelated = await longDocFactScore(source, 'Quantum chromodynamics describes quarks.', { encoder, scorer });
-  assert.ok(Number.isFinite(copied) && Number.isFinite(unrelated));
+  assert.ok(Number.isFinite(copied), `copied score ${copied}`);
+  assert.ok(Number.isFinite(unrelated), `unrelated score ${unrelated}`);
   assert.ok(copied > unrelated, `copied ${copied} vs unrelated ${unrelated}`);
   scorer.dispose();
 });

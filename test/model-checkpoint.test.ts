@@ -187,7 +187,8 @@ test('training gradient reaches every weight', () => {
   assert.ok(Math.abs(value.dataSync()[0] - Math.log(config.vocabSize)) < 0.5, `loss ${value.dataSync()[0]}`);
   for (const [name, variable] of model.namedWeights()) {
     const norm = tf.tidy(() => tf.norm(grads[variable.name]).dataSync()[0]);
-    assert.ok(Number.isFinite(norm) && norm > 0, `${name}: gradient norm ${norm}`);
+    assert.ok(Number.isFinite(norm), `${name}: gradient norm ${norm} is finite`);
+    assert.ok(norm > 0, `${name}: gradient norm ${norm} is positive`);
   }
   tf.dispose([input, value, ...Object.values(grads)]);
   model.dispose();

@@ -198,7 +198,7 @@ async function detectLayout(baseUrl: string, outDir: string, timeoutMs: number):
 /**
  * Downloads the public eLife corpus into `outDir`. Each file is written to a temporary name,
  * parsed and only then renamed, so a file under its final name is complete. The next run parses
- * such files again and skips their download. Offline, throws a message that says how to supply
+ * such files again and skips their download. Offline, it throws an error that explains how to supply
  * the files by hand.
  */
 export async function fetchElife(options: FetchElifeOptions): Promise<FetchElifeResult> {

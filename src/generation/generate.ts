@@ -5,7 +5,7 @@ import { KvCache } from '../model/kv-cache';
 import { ForwardOptions } from '../model/llama';
 import { applyRepetitionPenalty, createRng, SamplingOptions, selectToken, validateSamplingOptions } from './sampling';
 
-/** What generate needs from a model; LlamaForCausalLM provides it. */
+/** Model interface that generate calls; LlamaForCausalLM implements it. */
 export interface CausalLm {
   readonly config: ModelConfig;
   forward(inputIds: tf.Tensor2D, options?: ForwardOptions): tf.Tensor3D;
@@ -103,7 +103,7 @@ export async function generate(model: CausalLm, prompts: number[][], options: Ge
         let token = padTokenId;
         if (finishReasons[row] === null) {
           const rowLogits = values.slice(row * config.vocabSize, (row + 1) * config.vocabSize);
-          // The penalty sees the row's own tokens only, not its padding, so batching changes nothing.
+          // The penalty uses the row's own tokens only, not its padding, so batching changes nothing.
           applyRepetitionPenalty(rowLogits, [...prompts[row], ...newTokens[row]], options.repetitionPenalty ?? 1);
           token = selectToken(rowLogits, options, randoms[row]);
           newTokens[row].push(token);

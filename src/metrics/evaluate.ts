@@ -320,7 +320,7 @@ function describe(value: unknown): string {
 
 export interface EvaluateFileResult {
   /** `badRows` is the number of input lines that could not be scored. */
-  /** `bySystem` holds per-system summaries when rows carry a `system` field, else null. */
+  /** `bySystem` contains per-system summaries when rows carry a `system` field, else null. */
   summary: EvaluationSummary & { input: string; badRows: number; emptyPredictions: number; bySystem: Record<string, SystemSummary> | null };
   badRows: BadRow[];
 }

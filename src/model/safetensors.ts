@@ -139,7 +139,7 @@ export class SafetensorsFile {
     const count = info.shape.reduce((a, b) => a * b, 1);
     const [begin, end] = info.dataOffsets;
     if (end - begin !== count * bytesPerElement) {
-      throw new Error(`${this.file}: tensor "${name}" holds ${end - begin} bytes, but ${info.dtype} [${info.shape.join(', ')}] needs ${count * bytesPerElement}.`);
+      throw new Error(`${this.file}: tensor "${name}" has ${end - begin} bytes, but ${info.dtype} [${info.shape.join(', ')}] needs ${count * bytesPerElement}.`);
     }
     // A fresh ArrayBuffer per tensor keeps typed-array views aligned.
     const bytes = new Uint8Array(end - begin);

@@ -90,7 +90,7 @@ export function seededPermutation(n: number, seed: number): number[] {
 
 /**
  * Batch for a tuning step: epochs walk a seeded permutation of the examples, so the batch depends
- * only on (seed, step) and a resumed run sees the same data as an uninterrupted one.
+ * only on (seed, step) and a resumed run gets the same data as an uninterrupted one.
  */
 export function tuningBatchForStep(examples: TokenizedExample[], step: number, batchSize: number, seed: number, padTokenId: number): TrainBatch {
   const perEpoch = Math.max(1, Math.floor(examples.length / batchSize));

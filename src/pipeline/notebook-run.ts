@@ -29,7 +29,7 @@ export function readRunConfig(runDir: string): RunConfig {
   return { preset: json.preset, corpusDir: json.corpusDir, baseModelDir: json.baseModelDir ?? path.join(runDir, 'base-model') };
 }
 
-/** Whether `dir` contains a finished run: its configuration, metrics, predictions, scores, adapter and base model. */
+/** Checks whether `dir` contains a finished run: its configuration, metrics, predictions, scores, adapter and base model. */
 export function isCompleteRun(dir: string): boolean {
   if (!RUN_FILES.every((file) => fs.existsSync(path.join(dir, file)))) return false;
   try {

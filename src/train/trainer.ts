@@ -21,7 +21,7 @@ export interface TrainLoopOptions {
   /** The variables the optimizer updates; every other weight stays frozen. */
   variables: tf.Variable[];
   loss: BatchLoss;
-  /** Returns the batch for a step. It must depend only on the step, so a resumed run sees the same data. */
+  /** Returns the batch for a step. It must depend only on the step, so a resumed run gets the same data. */
   batchForStep: (step: number) => TrainBatch;
   steps: number;
   learningRate: number;

@@ -2,8 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 /**
- * The read-only folder of reference data (eLife records, PyTorch fixtures, tokenizers).
- * .ci/run sets LORA_LAB_SHARED; a checkout beside it finds ../shared without the variable.
+ * Returns the read-only folder of reference data (eLife records, PyTorch fixtures, tokenizers).
+ * .ci/run sets LORA_LAB_SHARED. A checkout beside the folder finds ../shared without the variable.
  */
 export function sharedDir(): string {
   const fromEnv = process.env.LORA_LAB_SHARED;
@@ -21,5 +21,5 @@ export function sharedPath(...parts: string[]): string {
   return path.join(sharedDir(), ...parts);
 }
 
-/** True unless LORA_LAB_FULL_TESTS=1 asks for the slow cases too. */
+/** True unless LORA_LAB_FULL_TESTS=1 requests the slow cases too. */
 export const QUICK = process.env.LORA_LAB_FULL_TESTS !== '1';
